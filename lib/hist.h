@@ -60,7 +60,14 @@ uint32_t ds_hist_index(int64_t v);
 /** Smallest and largest value of bucket idx. */
 void ds_hist_bucket_bounds(uint32_t idx, int64_t *lo, int64_t *hi);
 
-/** Iterate non-empty buckets: start with *idx = 0; returns false at the end. */
+/**
+ * Iterate non-empty buckets: start with *idx = 0; returns false at the end.
+ * On entry *idx is the first index to examine; on true it holds the index
+ * of the non-empty bucket found and *count its count. Step past it for the
+ * next call:
+ *
+ *     for (uint32_t i = 0; ds_hist_next(h, &i, &c); i++) ...
+ */
 bool ds_hist_next(const ds_hist_t *h, uint32_t *idx, uint64_t *count);
 
 /**
@@ -71,5 +78,10 @@ bool ds_hist_next(const ds_hist_t *h, uint32_t *idx, uint64_t *count);
  * Returns a malloc'd buffer and its length in *len, or NULL.
  */
 uint8_t *ds_hist_encode(const ds_hist_t *h, size_t *len);
-/** Decode into an initialised (empty or not: counts are added) histogram. */
+/**
+ * Decode into an initialised (empty or not: counts are added) histogram.
+ * DS_EINVAL for a blob that is truncated, corrupt, inconsistent (bucket
+ * counts not adding up to count, min/max outside the first/last bucket) or
+ * of another S or unit; DS_ENOMEM. On error h is left unchanged.
+ */
 int ds_hist_decode(ds_hist_t *h, const uint8_t *buf, size_t len);
