@@ -12,6 +12,9 @@
  * `KEY [KEY...] { directive args... [{ ... }] }`; keys may be separated by
  * spaces or trailing commas; a file with one block may omit the braces.
  * `(name) { ... }` defines a snippet; `import NAME|PATH|GLOB` pastes tokens.
+ * As in CoreDNS, a directive's arguments end with its line, so a "}" on a
+ * directive's line is an error unless it closes a block opened there:
+ * `. { whoami }` on one line is refused, `log { class all }` is fine.
  *
  * Everything a parse creates is owned by the ds_corefile_t and freed with
  * it. Every token remembers its file and line so errors can name them.
@@ -29,7 +32,13 @@ typedef struct ds_token {
 	const char *text;
 	const char *file;
 	int line;
-	bool quoted;     /**< came from "..." (so "{" is not a block token) */
+	bool quoted;     /**< came from "..." (so "{" is not a block token); also set when
+			      env substitution produced a lone "{" or "}" */
+	int end_line;    /**< line the token ends on (a quoted token can span lines);
+			      0 means the same as line */
+	bool line_start; /**< set by the parser: first token of its line. Imported text
+			      (snippet or file) always starts a new line even when its line
+			      numbers say otherwise. Hand-built tokens may leave it false. */
 } ds_token_t;
 
 /**
@@ -66,11 +75,27 @@ typedef struct ds_corefile {
 typedef bool (*ds_known_directive_f)(const char *name, void *ctx);
 
 /**
+ * A ds_known_directive_f that accepts exactly the directive names of
+ * CoreDNS's plugin.cfg (whether or not this build has the plugin), so a
+ * misspelt name fails with "Unknown directive" as it does in CoreDNS.
+ * ctx is unused.
+ */
+bool ds_corefile_coredns_directive(const char *name, void *ctx);
+
+/**
+ * Snippet imports and file imports are each capped at this many per parse,
+ * so a cyclic or exploding configuration fails instead of running away.
+ */
+#define DS_COREFILE_MAX_EXPANSIONS 10000
+
+/**
  * Parse the Corefile at path. Imports are resolved relative to the
  * directory of the file that contains them.
  * On error returns DS_ECONFIG (or DS_ENOENT when path itself cannot be
  * read) with err->msg like "Corefile:12 - Error during parsing: Unknown
- * directive 'cahce'" (file:line, then the cause).
+ * directive 'cahce'" (file:line, then the cause). The top file is named as
+ * given; imported files by their absolute path. *out is NULL on error.
+ * A glob import matching nothing logs a WARNING and is not an error.
  */
 int ds_corefile_parse_file(const char *path, ds_known_directive_f known, void *ctx,
 			   ds_corefile_t **out, ds_err_t *err);
@@ -83,13 +108,18 @@ int ds_corefile_parse_string(const char *name, const char *text, const char *dir
 			     ds_known_directive_f known, void *ctx, ds_corefile_t **out,
 			     ds_err_t *err);
 
+/** Free a parsed Corefile and everything it points to (tokens, names). NULL is fine. */
 void ds_corefile_free(ds_corefile_t *cf);
 
 /**
  * Canonical serialisation of the parsed form (blocks, keys, directives
  * and their tokens, imports expanded, env substituted, comments gone),
  * the thing the reload plugin hashes: whitespace or comment edits do not
- * change it. Returns a malloc'd string the caller frees.
+ * change it. Returns a malloc'd string the caller frees (NULL if cf is
+ * NULL). The form is JSON: [{"keys":[..],"directives":[[[tokens of a
+ * line], ...], ...]}, ...]; where lines break inside a directive is kept
+ * since it changes the meaning, and a quoted "{" or "}" is written as
+ * {"quoted":"{"} so it differs from a block brace.
  */
 char *ds_corefile_canonical(const ds_corefile_t *cf);
 
@@ -105,6 +135,9 @@ typedef enum {
 	DS_SCHEME_HTTPS3,
 } ds_scheme_t;
 
+/** Most zones one key can expand to: an IPv4 /25 gives 2^7 /32 zones. */
+#define DS_ZONE_KEY_MAX 128
+
 /** One zone a key expands to (a CIDR key can give several). */
 typedef struct ds_zone_key {
 	ds_scheme_t scheme;
@@ -119,11 +152,17 @@ typedef struct ds_zone_key {
  * dns_port is the default for dns:// keys without a port (the -dns.port
  * flag). Fills up to max entries of out; returns how many, or DS_ECONFIG
  * with err->msg set (unknown scheme, bad port, bad CIDR, ...).
+ * Ports must be 1..65535 (0 is refused: a server needs a known port).
+ * Scheme names are matched case-insensitively. Returns DS_ENOSPC if the
+ * key expands to more than max zones (DS_ZONE_KEY_MAX is always enough).
  */
 int ds_zone_key_parse(const char *key, int dns_port, ds_zone_key_t *out, size_t max,
 		      ds_err_t *err);
 
-/** Normalise a zone name (not a key): lower-case, trailing dot, CIDR -> first reverse zone. */
+/**
+ * Normalise a zone name (not a key): lower-case, trailing dot, CIDR -> first reverse zone.
+ * Returns DS_OK, DS_EINVAL (not a valid name or CIDR) or DS_ENOSPC (outlen too small).
+ */
 int ds_zone_normalize(const char *in, char *out, size_t outlen);
 
 /* ------------------------------------------------------------------ args */
@@ -141,12 +180,18 @@ typedef struct ds_args {
 	ds_err_t *err;        /**< where ds_args_err() writes */
 } ds_args_t;
 
+/**
+ * Start a cursor over dir (borrowed: it must outlive the cursor). plugin
+ * names the plugin in error messages; err (may be NULL) receives them.
+ */
 void ds_args_init(ds_args_t *a, const ds_directive_t *dir, const char *plugin, ds_err_t *err);
 /** Move to the next token, whatever line it is on. false at the end. */
 bool ds_args_next(ds_args_t *a);
 /**
  * Move to the next token only if it is on the same line as the current one
- * and is not an opening brace "{". false otherwise (cursor unchanged).
+ * and is not an opening brace "{" (nor a closing "}": unquoted braces in a
+ * directive are always block delimiters). false otherwise (cursor unchanged).
+ * Before the start it moves onto the directive name.
  */
 bool ds_args_next_arg(ds_args_t *a);
 /**
@@ -156,13 +201,21 @@ bool ds_args_next_arg(ds_args_t *a);
  * next line's first token inside the block and returns true; it returns
  * false after consuming the closing "}". Nested blocks inside are skipped
  * unless the caller walks them with another ds_args_next_block().
+ *
+ * Precisely: a call whose next token is a "{" on the current token's line
+ * opens that block (so read a line's arguments, then loop on
+ * ds_args_next_block() to walk the block the line opens). Otherwise,
+ * inside a block, the call skips the rest of the current entry (its
+ * arguments and any block it opens) and lands on the next entry, or
+ * consumes the "}" that closes the block and returns false. A one-line
+ * block "health { lameduck 5s }" holds one entry.
  */
 bool ds_args_next_block(ds_args_t *a);
-/** Text of the current token. */
+/** Text of the current token ("" before the start). */
 const char *ds_args_val(const ds_args_t *a);
-/** Line of the current token. */
+/** Line of the current token (before the start: the directive name's). */
 int ds_args_line(const ds_args_t *a);
-/** File of the current token. */
+/** File of the current token (before the start: the directive name's). */
 const char *ds_args_file(const ds_args_t *a);
 /**
  * Collect the remaining arguments on the current line (not "{") into out
@@ -173,8 +226,13 @@ size_t ds_args_remaining(ds_args_t *a, const char **out, size_t max);
 /**
  * Format a configuration error at the current token:
  * "<file>:<line> - Error during parsing: plugin/<plugin>: <message>"
- * into a->err and return DS_ECONFIG.
+ * into a->err (if not NULL) and return DS_ECONFIG. Without a plugin name
+ * the "plugin/<plugin>: " part is left out.
  */
 int ds_args_err(ds_args_t *a, const char *fmt, ...) DS_PRINTF(2, 3);
-/** "Wrong argument count or unexpected line ending after '<tok>'" */
+/**
+ * ds_args_err() with "Wrong argument count or unexpected line ending after
+ * '<tok>'" ("Unexpected token '{', expecting argument" when the current
+ * token is a block's "{"). Returns DS_ECONFIG.
+ */
 int ds_args_err_argcount(ds_args_t *a);
