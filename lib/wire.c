@@ -676,6 +676,8 @@ int ds_wb_name(ds_wbuf_t *wb, const uint8_t *name, bool compress)
 			if (ptr >= 0)
 				break;
 		}
+	} else {
+		suffix = name + ds_name_len(name) - 1; /* everything but the root */
 	}
 	size_t plen = (size_t)(suffix - name);
 	size_t need = plen + (ptr >= 0 ? 2 : 1);
@@ -832,4 +834,79 @@ int ds_wb_finish(ds_wbuf_t *wb)
 	ds_wr16(wb->p + 8, wb->count[1]);
 	ds_wr16(wb->p + 10, wb->count[2]);
 	return (int)wb->len;
+}
+
+/* ------------------------------------------------------ classification */
+
+/* RFC 1982 serial arithmetic: is a earlier than b? */
+static bool serial_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(b - a) < 0x80000000u;
+}
+
+ds_resp_type_t ds_resp_typify(const uint8_t *pkt, size_t len, bool do_bit, uint32_t now)
+{
+	if (len < DS_HDR_LEN)
+		return DS_RT_OTHERERROR;
+	uint16_t flags = ds_rd16(pkt + 2);
+	unsigned opcode = DS_OPCODE(flags), rcode = DS_RCODE(flags);
+	if (opcode == DS_OPCODE_UPDATE)
+		return DS_RT_UPDATE;
+	if (opcode == DS_OPCODE_NOTIFY)
+		return DS_RT_META;
+	if (ds_rd16(pkt + 4) > 0) {
+		size_t pos = DS_HDR_LEN;
+		if (ds_name_skip(pkt, len, &pos) < 0 || pos + 4 > len)
+			return DS_RT_OTHERERROR;
+		uint16_t qt = ds_rd16(pkt + pos);
+		if (qt == DS_TYPE_AXFR || qt == DS_TYPE_IXFR)
+			return DS_RT_META;
+	}
+	ds_rr_iter_t it;
+	if (ds_rr_iter_init(&it, pkt, len) < 0)
+		return DS_RT_OTHERERROR;
+	ds_rr_t rr;
+	int rc;
+	bool soa = false;
+	int ns = 0;
+	while ((rc = ds_rr_next(&it, &rr)) == 1) {
+		if (do_bit && rr.type == DS_TYPE_RRSIG && rr.rdlen >= 16) {
+			uint32_t exp = ds_rd32(pkt + rr.rdata_off + 8);
+			uint32_t inc = ds_rd32(pkt + rr.rdata_off + 12);
+			if (serial_lt(exp, now) || serial_lt(now, inc))
+				return DS_RT_OTHERERROR;
+		}
+		if (rr.section == DS_SEC_AUTHORITY) {
+			if (rr.type == DS_TYPE_SOA)
+				soa = true;
+			else if (rr.type == DS_TYPE_NS)
+				ns++;
+		}
+	}
+	if (rc < 0)
+		return DS_RT_OTHERERROR;
+	if (ds_rd16(pkt + 6) > 0 && rcode == DS_RCODE_NOERROR)
+		return DS_RT_NOERROR;
+	if (soa && rcode == DS_RCODE_NOERROR)
+		return DS_RT_NODATA;
+	if (soa && rcode == DS_RCODE_NXDOMAIN)
+		return DS_RT_NAMEERROR;
+	if (rcode == DS_RCODE_SERVFAIL || rcode == DS_RCODE_NOTIMP)
+		return DS_RT_SERVERERROR;
+	if (ns > 0 && rcode == DS_RCODE_NOERROR)
+		return DS_RT_DELEGATION;
+	if (rcode == DS_RCODE_NOERROR)
+		return DS_RT_NOERROR;
+	return DS_RT_OTHERERROR;
+}
+
+int ds_resp_class(ds_resp_type_t t)
+{
+	switch (t) {
+	case DS_RT_NOERROR:
+	case DS_RT_DELEGATION: return 0;
+	case DS_RT_NAMEERROR:
+	case DS_RT_NODATA: return 1;
+	default: return 2;
+	}
 }

@@ -332,3 +332,25 @@ static inline void ds_msg_set_id(uint8_t *pkt, uint16_t id)
 {
 	ds_wr16(pkt, id);
 }
+
+/* ------------------------------------------------------ classification */
+
+/** What kind of answer a response is (CoreDNS's response.Typify). */
+typedef enum ds_resp_type {
+	DS_RT_NOERROR = 0,   /**< NOERROR with answers, or plain NOERROR */
+	DS_RT_NAMEERROR,     /**< NXDOMAIN with SOA */
+	DS_RT_NODATA,        /**< NOERROR, no answers, SOA in authority */
+	DS_RT_DELEGATION,    /**< NOERROR, NS in authority, no SOA */
+	DS_RT_SERVERERROR,   /**< SERVFAIL or NOTIMP */
+	DS_RT_META,          /**< NOTIFY, AXFR, IXFR */
+	DS_RT_UPDATE,        /**< UPDATE */
+	DS_RT_OTHERERROR,    /**< everything else (REFUSED, NXDOMAIN without SOA, expired RRSIGs with DO) */
+} ds_resp_type_t;
+
+/**
+ * Classify a response. do_bit: the request had DO set (then expired or
+ * not-yet-valid RRSIGs make it DS_RT_OTHERERROR); now: Unix time.
+ */
+ds_resp_type_t ds_resp_typify(const uint8_t *pkt, size_t len, bool do_bit, uint32_t now);
+/** Log class of a type: 0 success, 1 denial, 2 error (CoreDNS's Classify). */
+int ds_resp_class(ds_resp_type_t t);

@@ -281,6 +281,25 @@ static void test_finalize_mirrors_edns(void **st)
 	assert_true(buf[2] & 0x02);
 }
 
+static void test_query_builder(void **st)
+{
+	uint8_t buf[512], name[DS_NAME_MAX];
+	flat("www.example.org.", name);
+	ds_wbuf_t wb;
+	ds_wb_init(&wb, buf, sizeof(buf));
+	assert_int_equal(ds_wb_query(&wb, 77, DS_FLAG_RD, name, DS_TYPE_AAAA, DS_CLASS_IN), DS_OK);
+	int n = ds_wb_finish(&wb);
+	assert_int_equal(n, 12 + 17 + 4);
+	ds_msg_t m;
+	assert_int_equal(ds_msg_parse(&m, buf, (size_t)n, false), DS_OK);
+	assert_int_equal(m.id, 77);
+	assert_int_equal(m.qtype, DS_TYPE_AAAA);
+	assert_true(ds_name_eq(m.qname, name));
+	/* uncompressed names are written whole even when a suffix exists */
+	ds_wb_name(&wb, name, false);
+	assert_int_equal(wb.len, (uint32_t)n + 17);
+}
+
 static void test_type_names(void **st)
 {
 	char b[16];
@@ -306,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_writer_overflow),
 		cmocka_unit_test(test_truncate_keeps_opt),
 		cmocka_unit_test(test_finalize_mirrors_edns),
+		cmocka_unit_test(test_query_builder),
 		cmocka_unit_test(test_type_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
