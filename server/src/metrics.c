@@ -233,6 +233,7 @@ uint32_t ds_metrics_series(ds_mfam_t *f, const char *const *values)
 		f->series = ns;
 	}
 	series_t *s = &f->series[f->nseries++];
+	memset(s, 0, sizeof(*s));
 	s->values = ds_xcalloc(f->nlabels ? f->nlabels : 1, sizeof(char *));
 	for (size_t j = 0; j < f->nlabels; j++)
 		s->values[j] = ds_xstrdup(values[j]);
