@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,32 +22,13 @@
 
 #define DS_COREDNS_COMPAT "1.14.7"
 
-ds_opts_t ds_opts = {.dns_port = 53};
 
 static ds_gen_t *cur_gen;
 static ds_gen_t *retired[16];
 static size_t nretired;
-static bool reload_requested;
-static bool fatal_requested;
 static ds_mfam_t *m_reload_failed, *m_reload_version;
 static uint32_t h_reload_failed;
 
-ds_gen_t *ds_server_gen(void)
-{
-	return cur_gen;
-}
-
-void ds_server_request_reload(void)
-{
-	reload_requested = true;
-	ds_worker_wake(ds_control_worker());
-}
-
-void ds_server_fatal(const char *msg)
-{
-	(void)fatal_requested;
-	ds_log(DS_LOG_FATAL, "%s", msg);
-}
 
 static void usage(FILE *f)
 {
@@ -136,6 +118,10 @@ static int parse_flags(int argc, char **argv)
 		}
 	}
 	return 0;
+}
+
+static void wake_only(ds_worker_t *w, int fd, uint32_t ev, void *arg)
+{
 }
 
 static void *worker_main(void *arg)
@@ -347,6 +333,8 @@ int main(int argc, char **argv)
 	print_banner(cur_gen);
 
 	ds_worker_t *ctl = ds_control_worker();
+	/* Signals wake the control loop at once (read after each turn). */
+	ds_worker_add_fd(ctl, sfd, EPOLLIN, wake_only, NULL);
 	int64_t stop_at = 0;
 	bool stopping = false;
 	for (;;) {
@@ -356,7 +344,7 @@ int main(int argc, char **argv)
 			switch (si.ssi_signo) {
 			case SIGUSR1:
 				ds_log(DS_LOG_INFO, "SIGUSR1: Reloading");
-				reload_requested = true;
+				ds_server_request_reload();
 				break;
 			case SIGQUIT:
 				_exit(0);
@@ -372,10 +360,8 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		if (reload_requested && !stopping) {
-			reload_requested = false;
+		if (ds_server_take_reload() && !stopping)
 			do_reload();
-		}
 		retire_released();
 		if (stopping && ds_now_ns() >= stop_at)
 			break;
@@ -391,6 +377,7 @@ int main(int argc, char **argv)
 	atomic_fetch_add(&cur_gen->released, 1); /* the control loop's hold */
 	for (int i = 0; i < DS_MAX_GENS; i++)
 		ctl->refs[i].gen = NULL;
+	ds_worker_del_fd(ctl, sfd);
 	ds_http_shutdown();
 	for (size_t i = 0; i < nretired; i++)
 		ds_gen_free(retired[i]);

@@ -215,9 +215,7 @@ typedef struct ds_opts {
 } ds_opts_t;
 
 extern ds_opts_t ds_opts;
-/** Ask the control thread to reload (reload plugin, SIGUSR1). */
+/** Ask the control thread to reload (reload plugin, SIGUSR1); any thread. */
 void ds_server_request_reload(void);
-/** The current generation (control thread). */
-ds_gen_t *ds_server_gen(void);
-/** Make the control thread exit the process with a fatal message (loop plugin). */
-void ds_server_fatal(const char *msg);
+/** Whether a reload was asked for since the last call (control thread). */
+bool ds_server_take_reload(void);
