@@ -268,7 +268,7 @@ struct half {
 	uint32_t fin_seq;
 	uint32_t peer_ack; /* highest ACK the other side sent for this direction */
 	uint32_t discard;  /* bytes still to drop: the rest of a message a hole cut */
-	uint8_t *buf;      /* in-order bytes not yet framed; starts at a message boundary unless resync */
+	uint8_t *buf;      /* in-order bytes not framed yet; starts on a boundary unless resync */
 	uint32_t len, cap;
 	struct piece *ooo; /* segments beyond a hole */
 	size_t ooo_mem, ooo_count;
@@ -766,7 +766,7 @@ static void half_data(ds_decode_t *d, struct flow *f, int dir, uint32_t seq, con
 	else if (added == 0)
 		d->st.tcp_retransmits++;
 	if (was_empty && h->ooo)
-		h->gap_since = ts;
+		h->gap_since = d->now;
 	/* The receiver already acknowledged past the hole: it got the
 	 * bytes, the capture did not, and nobody will send them again. */
 	if (h->ooo && h->have_ack && (int32_t)(h->peer_ack - h->ooo->at) >= 0)
@@ -949,7 +949,8 @@ static int frag_add(ds_decode_t *d, const struct ipaddrs *ip, uint8_t proto, uin
 	struct dgram *g = (struct dgram *)table_find(&d->frags, &k, hk);
 	if (!g) {
 		struct node *o;
-		while ((d->frags.n >= d->o.frag_max_datagrams || d->frag_mem > d->o.frag_max_bytes) &&
+		while ((d->frags.n >= d->o.frag_max_datagrams ||
+			d->frag_mem > d->o.frag_max_bytes) &&
 		       (o = table_oldest(&d->frags)))
 			dgram_free(d, (struct dgram *)o, true);
 		g = calloc(1, sizeof(*g));
@@ -958,7 +959,7 @@ static int frag_add(ds_decode_t *d, const struct ipaddrs *ip, uint8_t proto, uin
 			return DONE;
 		}
 		g->key = k;
-		g->first_ts = d->ts;
+		g->first_ts = d->now; /* timeouts run on `now`, which never goes back */
 		table_add(&d->frags, &g->node, hk);
 		d->frag_mem += sizeof(*g);
 	}
@@ -1497,7 +1498,8 @@ fail:
 static pcap_t *open_capture(const char *path, ds_err_t *err)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	pcap_t *pc =
+		pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
 	if (!pc) {
 		/* libpcap names the file in some messages only. */
 		size_t n = strlen(path);

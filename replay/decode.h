@@ -74,7 +74,7 @@ typedef struct ds_decode_event {
 	uint16_t qtype, qclass; /**< 0 when the message has no question */
 	const uint8_t *dns;    /**< the DNS message (without TCP length prefix) */
 	size_t dns_len;
-	/** The message parsed by ds_msg_parse() over dns: qname (flat, lower-cased), flags, EDNS. */
+	/** dns parsed by ds_msg_parse(): qname (flat, lower-cased), flags, EDNS. */
 	ds_msg_t msg;
 	const char *file;      /**< capture file it came from */
 	uint64_t packet;       /**< 1-based number in that file of the packet that completed it */
@@ -113,7 +113,7 @@ typedef struct ds_decode_stats {
 	uint64_t skipped[DS_SKIP_COUNT];
 	uint64_t frag_packets;      /**< IP fragments seen */
 	uint64_t frag_reassembled;  /**< datagrams rebuilt from them */
-	uint64_t frag_dropped;      /**< datagrams given up: timeout, limits, overlap, end of capture */
+	uint64_t frag_dropped;      /**< datagrams given up: timeout, limits, overlap, end */
 	uint64_t tcp_segments;      /**< TCP segments on DNS ports (with or without data) */
 	uint64_t tcp_flows;         /**< connections seen */
 	uint64_t tcp_gaps;          /**< holes in a stream skipped */

@@ -1130,7 +1130,8 @@ static void test_real_captures(void **st)
 		run(path, NULL, &r);
 		if (r.st.queries != real[i].q || r.st.responses != real[i].r || r.errors)
 			fail_msg("%s: %llu/%llu, tshark %llu/%llu", real[i].file,
-				 (unsigned long long)r.st.queries, (unsigned long long)r.st.responses,
+				 (unsigned long long)r.st.queries,
+				 (unsigned long long)r.st.responses,
 				 (unsigned long long)real[i].q, (unsigned long long)real[i].r);
 		assert_int_equal(skipped(&r, DS_SKIP_MALFORMED), 0);
 		assert_int_equal(skipped(&r, DS_SKIP_TRUNCATED), 0);
