@@ -109,8 +109,13 @@ void fw_order(fw_config_t *c, uint64_t rnd, uint8_t *order)
 		order[i] = (uint8_t)i;
 	if (c->policy == FW_RANDOM) {
 		for (size_t i = n; i > 1; i--) {
-			size_t j = (size_t)(rnd % i);
-			rnd = rnd / i ^ (rnd * 0x9e3779b97f4a7c15ULL);
+			/* splitmix64 step: each swap gets fresh bits */
+			rnd += 0x9e3779b97f4a7c15ULL;
+			uint64_t z = rnd;
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+			z ^= z >> 31;
+			size_t j = (size_t)(z % i);
 			uint8_t t = order[i - 1];
 			order[i - 1] = order[j];
 			order[j] = t;

@@ -61,3 +61,39 @@ void ds_th_run(ds_th_t *t, int ms);
 ds_gen_t *ds_th_gen(ds_th_t *t);
 /** True when the answer section of res holds an RR whose text contains s. */
 bool ds_th_has(const ds_th_res_t *res, const char *s);
+
+/* ------------------------------------------------------ fake upstream */
+
+/** How the fake upstream answers. */
+typedef enum {
+	DS_TH_UP_ANSWER = 0,  /**< A 10.0.0.1 (and AAAA ::1) with ttl */
+	DS_TH_UP_NXDOMAIN,    /**< NXDOMAIN with an SOA (TTL ttl, MINIMUM 300) */
+	DS_TH_UP_NXDOMAIN_NOSOA,
+	DS_TH_UP_NODATA,      /**< NOERROR, no answer, SOA */
+	DS_TH_UP_SERVFAIL,
+	DS_TH_UP_REFUSED,
+	DS_TH_UP_DROP,        /**< never answer */
+	DS_TH_UP_TRUNCATE,    /**< over UDP: TC set, no records; over TCP: the full answer */
+	DS_TH_UP_BIG,         /**< 60 A records (does not fit 512 bytes) */
+	DS_TH_UP_WRONGQ,      /**< answer a different question */
+} ds_th_up_mode_t;
+
+/**
+ * A DNS server on 127.0.0.1 (UDP and TCP, same port) served by the test's
+ * worker loop, so dnsurged's forward can talk to it inside ds_th_query().
+ */
+typedef struct ds_th_up {
+	int port;
+	ds_th_up_mode_t mode;
+	uint32_t ttl;
+	unsigned udp_queries, tcp_queries;
+	int udp_fd, tcp_fd;
+	uint16_t last_id;
+	bool last_do;
+} ds_th_up_t;
+
+/** Start a fake upstream (call before ds_th_new so the port can go in the Corefile). */
+ds_th_up_t *ds_th_up_new(ds_th_up_mode_t mode, uint32_t ttl);
+/** Close its sockets (the port then refuses: an upstream that is down). */
+void ds_th_up_close(ds_th_up_t *u);
+void ds_th_up_free(ds_th_up_t *u);
