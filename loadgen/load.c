@@ -815,14 +815,14 @@ static void *worker_main(void *arg)
 		if (tcp) {
 			tcp_poll_events(w);
 			tcp_maintain(w, now);
-			if (w->sending)
+		}
+		if (w->sending &&
+		    (!cfg->profile || now >= w->last_send + cfg->coalesce_ns || w->ncarry)) {
+			if (tcp)
 				tcp_send(w, now);
-		} else if (w->sending) {
-			if (!cfg->profile || now >= w->last_send + cfg->coalesce_ns ||
-			    w->ncarry) {
+			else
 				udp_send(w, now);
-				w->last_send = now;
-			}
+			w->last_send = now;
 		}
 		int64_t off = ds_wall_ns() - ds_now_ns();
 		w->iter++;
@@ -861,11 +861,14 @@ static void *worker_main(void *arg)
 		if (dl < wake)
 			wake = dl;
 		int64_t sl = wake - after;
-		if (sl <= 0)
-			continue;
 		/* Open loop UDP sleeps blind: answers keep their kernel time
-		 * stamps in the queue. Closed loop and TCP wake on answers. */
+		 * stamps in the queue. Closed loop and TCP wake on answers,
+		 * and TCP must poll to learn that a connection is up. */
 		bool on_io = tcp || !cfg->profile;
+		if (sl <= 0 && !tcp)
+			continue;
+		if (sl < 0)
+			sl = 0;
 		nfds_t nfd = 0;
 		if (on_io) {
 			for (unsigned i = 0; i < w->nch; i++) {

@@ -322,7 +322,8 @@ static void record_phases(struct run *R, const ds_load_snap_t *s)
 	}
 	for (size_t i = 0; i < R->nph; i++) {
 		const ds_profile_seg_t *sg = &R->cfg.profile->seg[i];
-		if (!R->ph_started[i] && sg->t0 < upto) {
+		/* A segment at or after the end of sending never ran. */
+		if (!R->ph_started[i] && sg->t0 < upto && sg->t0 < R->cfg.duration_ns) {
 			phase_put(R, i, 0);
 			R->ph_started[i] = true;
 		}
@@ -338,6 +339,8 @@ static void record_phases(struct run *R, const ds_load_snap_t *s)
 static void on_interval(const ds_load_snap_t *s, void *user)
 {
 	struct run *R = user;
+	if (!R->start_wall)
+		R->start_wall = s->t_wall_ns - s->t_ns;
 	if (R->progress)
 		progress_line(R, s);
 	if (!R->wr || s->dur_ns <= 0)
@@ -663,7 +666,7 @@ static int parse_args(struct run *R, int argc, char **argv)
 		c->duration_ns = 10 * DS_NS_PER_SEC;
 	c->profile = R->profile;
 	if (!have_seed)
-		c->seed = ds_rand64() >> 1; /* fits the store's int64 and JSON's doubles */
+		c->seed = ds_rand64() >> 11; /* exact in JSON numbers (doubles) too */
 	if (q->kind == DS_QSRC_NAMES && !q->names)
 		q->names = 10000;
 	/* Real name popularity is skewed: Zipf 1 unless told otherwise. */
@@ -768,7 +771,6 @@ int ds_load_main(int argc, char **argv)
 		rc = EXIT_FAILED;
 	}
 	ds_load_wait(R.l);
-	R.start_wall = ds_load_start_wall(R.l);
 	sigaction(SIGINT, &old, NULL);
 	g_load = NULL;
 
