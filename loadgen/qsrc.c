@@ -168,16 +168,22 @@ int ds_qsrc_k8s_expand(const char *name, const char *client_ns, const char *doma
 		return DS_EINVAL;
 	snprintf(search[2], sizeof(search[2]), "%s", domain);
 	bool bare_first = dots >= ndots;
+	if (nl > 253)
+		return DS_EINVAL;
 	if (bare_first && n < max)
-		snprintf(out[n++], DS_QSRC_STR_MAX, "%s", name);
+		memcpy(out[n++], name, nl + 1);
 	for (int i = 0; i < 3 && n < max; i++) {
 		/* 253 characters is the longest name that fits 255 wire bytes. */
-		if (nl + 1 + strlen(search[i]) > 253)
+		size_t sl = strlen(search[i]);
+		if (nl + 1 + sl > 253)
 			return DS_EINVAL;
-		snprintf(out[n++], DS_QSRC_STR_MAX, "%s.%s", name, search[i]);
+		memcpy(out[n], name, nl);
+		out[n][nl] = '.';
+		memcpy(out[n] + nl + 1, search[i], sl + 1);
+		n++;
 	}
 	if (!bare_first && n < max)
-		snprintf(out[n++], DS_QSRC_STR_MAX, "%s", name);
+		memcpy(out[n++], name, nl + 1);
 	return n;
 }
 
