@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * \file run.h
+ * \brief `dnsurge run`: the scenario runner (run.c).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/store.h"
+
+typedef struct ds_run_opts {
+	const char *scenario;
+	const char *db;          /**< NULL = do not record */
+	const char *label;
+	const char *server;      /**< dnsurged binary under test; NULL = the one next to dnsurge */
+	double time_scale;       /**< 0 = the scenario's */
+	double rate_scale;       /**< 0 = the scenario's */
+	uint64_t seed;
+	bool seed_set;
+	const char *junit;
+	bool json;
+	bool keep;
+	bool quiet;
+} ds_run_opts_t;
+
+/** The `dnsurge run` verb; argv[0] is "run". Exit 0 pass, 1 threshold failed, 2 error. */
+int ds_run_main(int argc, char **argv);
+
+/**
+ * Evaluate a PromQL expression over a run's scraped series in the wall
+ * window [w0, w1] (provided by the report tool's library when it is linked
+ * in; a weak symbol otherwise). *value gets the scalar result; *cond is
+ * true when a comparison expression returned samples (an alert would
+ * fire). detail gets a one-line explanation. Returns DS_OK or < 0 (detail
+ * says why).
+ */
+int ds_run_promql(ds_store_t *db, int64_t run_id, const char *expr, int64_t w0, int64_t w1,
+		  double *value, bool *cond, char *detail, size_t dlen) __attribute__((weak));
