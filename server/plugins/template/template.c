@@ -21,9 +21,11 @@
  * literal patterns skip regexec(). The query path renders into stack
  * buffers and allocates nothing.
  *
- * Not done: `upstream` (resolving a templated CNAME target through the
- * server, which CoreDNS does for A/AAAA queries): the CNAME is answered
- * alone. Metrics (coredns_template_*) are not exported yet.
+ * For A and AAAA queries a CNAME in the answer is followed as CoreDNS's
+ * upstream does: its target is asked through the server (a sub-query in
+ * the block that serves it) and the answers are added after the CNAME; the
+ * reply waits (DS_ASYNC) if that lookup does. At most 8 such lookups nest.
+ * Metrics (coredns_template_*) are not exported yet.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,27 +359,65 @@ static int tp_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 
 /* --------------------------------------------------------------- worker */
 
-/* glibc's regexec() takes a lock inside the regex_t: one copy per worker. */
-typedef struct wre {
-	regex_t *re;
+/* Per-query values, computed only when a template reads them. */
+typedef struct qctx {
+	char name[DS_NAME_MAX * 4 + 2];
+	size_t name_len;
+	bool have_name;
+	char qname[DS_NAME_MAX * 4 + 2];
+	char remote[DS_ADDRSTR_MAX];
+	char cls[16], type[16];
+	int so[DS_RE_GROUPS_MAX + 1], eo[DS_RE_GROUPS_MAX + 1];
+} qctx_t;
+
+/* A reply waiting for the lookup of a CNAME target (see write_from). */
+typedef struct pending {
+	ds_query_t *q;
+	ds_query_t *sub; /* lookup in flight, to know the depth of what it asks */
+	ds_plugin_t *p;
+	const tpl_t *t;
+	int zi, ri, depth;
+	size_t next; /* first record not written yet */
+	bool in_launch, done_sync;
+	qctx_t c;
+	struct pending *next_free;
+	struct pending *prev_act, *next_act;
+	struct wstate *ws;
+} pending_t;
+
+typedef struct pchunk {
+	struct pchunk *next;
+	pending_t p[16];
+} pchunk_t;
+
+typedef struct wstate {
+	regex_t *re; /* glibc's regexec() locks inside a regex_t: one copy per worker */
 	size_t n;
-} wre_t;
+	pending_t *free;
+	pending_t *active;
+	pchunk_t *chunks;
+} wstate_t;
 
 static void tp_worker_fini(ds_plugin_t *p, ds_worker_t *w, void *wctx)
 {
-	wre_t *x = wctx;
+	wstate_t *x = wctx;
 	if (!x)
 		return;
 	for (size_t i = 0; i < x->n; i++)
 		regfree(&x->re[i]);
 	free(x->re);
+	while (x->chunks) {
+		pchunk_t *c = x->chunks;
+		x->chunks = c->next;
+		free(c);
+	}
 	free(x);
 }
 
 static int tp_worker_init(ds_plugin_t *p, ds_worker_t *w, void **wctx)
 {
 	tp_t *h = p->ctx;
-	wre_t *x = calloc(1, sizeof(*x));
+	wstate_t *x = calloc(1, sizeof(*x));
 	if (!x)
 		return DS_ENOMEM;
 	*wctx = x;
@@ -400,18 +440,49 @@ static int tp_worker_init(ds_plugin_t *p, ds_worker_t *w, void **wctx)
 	return DS_OK;
 }
 
+/* Pending records come from a per-worker free list grown in chunks. */
+static pending_t *pending_get(wstate_t *ws)
+{
+	if (!ws->free) {
+		pchunk_t *c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->next = ws->chunks;
+		ws->chunks = c;
+		for (size_t i = 0; i < DS_ARRAY_SIZE(c->p); i++) {
+			c->p[i].ws = ws;
+			c->p[i].next_free = ws->free;
+			ws->free = &c->p[i];
+		}
+	}
+	pending_t *pd = ws->free;
+	ws->free = pd->next_free;
+	pd->prev_act = NULL;
+	pd->next_act = ws->active;
+	if (ws->active)
+		ws->active->prev_act = pd;
+	ws->active = pd;
+	pd->sub = NULL;
+	return pd;
+}
+
+static void pending_put(pending_t *pd)
+{
+	wstate_t *ws = pd->ws;
+	if (pd->prev_act)
+		pd->prev_act->next_act = pd->next_act;
+	else
+		ws->active = pd->next_act;
+	if (pd->next_act)
+		pd->next_act->prev_act = pd->prev_act;
+	pd->q = pd->sub = NULL;
+	pd->next_free = ws->free;
+	ws->free = pd;
+}
+
 /* ---------------------------------------------------------------- serve */
 
-/* Per-query values, computed only when a template reads them. */
-typedef struct qctx {
-	char name[DS_NAME_MAX * 4 + 2];
-	size_t name_len;
-	bool have_name;
-	char qname[DS_NAME_MAX * 4 + 2];
-	char remote[DS_ADDRSTR_MAX];
-	char cls[16], type[16];
-	int so[DS_RE_GROUPS_MAX + 1], eo[DS_RE_GROUPS_MAX + 1];
-} qctx_t;
+#define UPSTREAM_DEPTH_MAX 8
 
 static const char *name_str(ds_query_t *q, qctx_t *c)
 {
@@ -446,83 +517,263 @@ static void write_ede(ds_wbuf_t *wb, const tpl_t *t)
 	ds_wb_rr_end(wb, m);
 }
 
-static int emit(ds_query_t *q, const rrt_t *r, const ds_tmpl_data_t *d, char *err, size_t errlen)
+/* Write one record; *type and (for a CNAME) cname get what was written. */
+static int emit(ds_query_t *q, const rrt_t *r, const ds_tmpl_data_t *d, uint16_t *type,
+                uint8_t *cname, char *err, size_t errlen)
 {
 	ds_wbuf_t *wb = &q->resp;
 	char buf[RENDER_MAX];
-	if (r->is_static)
-		return ds_prr_write(wb, NULL, r->pre);
-	if (r->pre) {
-		if (r->owner_is_name)
-			return ds_prr_write(wb, q->req.qname, r->pre);
-		uint8_t owner[DS_NAME_MAX];
-		int n = ds_tmpl_render(r->owner, d, buf, sizeof(buf), err, errlen);
+	const ds_prr_t *rr = r->pre;
+	const uint8_t *owner = NULL;
+	uint8_t obuf[DS_NAME_MAX];
+	ds_prr_t parsed;
+	if (r->pre && !r->is_static) {
+		if (r->owner_is_name) {
+			owner = q->req.qname;
+		} else {
+			int n = ds_tmpl_render(r->owner, d, buf, sizeof(buf), err, errlen);
+			if (n < 0)
+				return n;
+			if (ds_name_from_str(buf, NULL, obuf) < 0) {
+				snprintf(err, errlen, "bad owner name \"%.200s\"", buf);
+				return DS_EINVAL;
+			}
+			owner = obuf;
+		}
+	} else if (!r->pre) {
+		int n = ds_tmpl_render(r->full, d, buf, sizeof(buf), err, errlen);
 		if (n < 0)
 			return n;
-		if (ds_name_from_str(buf, NULL, owner) < 0) {
-			snprintf(err, errlen, "bad owner name \"%.200s\"", buf);
+		if (ds_rrtext_parse(buf, (size_t)n, true, &parsed, err, errlen) < 0)
 			return DS_EINVAL;
-		}
-		return ds_prr_write(wb, owner, r->pre);
+		rr = &parsed;
 	}
-	int n = ds_tmpl_render(r->full, d, buf, sizeof(buf), err, errlen);
-	if (n < 0)
-		return n;
-	ds_prr_t rr;
-	if (ds_rrtext_parse(buf, (size_t)n, true, &rr, err, errlen) < 0)
-		return DS_EINVAL;
-	return ds_prr_write(wb, NULL, &rr);
+	*type = rr->type;
+	if (rr->type == DS_TYPE_CNAME) {
+		const uint8_t *tg = ds_prr_first_name(rr);
+		memcpy(cname, tg ? tg : (const uint8_t *)"", tg ? ds_name_len(tg) : 1);
+	}
+	return ds_prr_write(wb, owner, rr);
 }
 
-static int answer(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c)
+static void build_data(ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c, ds_tmpl_data_t *d)
 {
 	const ds_re_t *re = &t->res[ri];
-	ds_tmpl_data_t d = {0};
+	memset(d, 0, sizeof(*d));
 	if (t->needs & (DS_TN_NAME | DS_TN_MATCH))
-		d.name = name_str(q, c);
-	d.zone = t->zone_strs[zi];
-	d.cls = ds_class_str(q->req.qclass != DS_CLASS_ANY ? q->req.qclass : t->qclass, c->cls);
-	d.type = ds_type_str(q->req.qtype != DS_TYPE_ANY ? q->req.qtype : t->qtype, c->type);
+		d->name = name_str(q, c);
+	d->zone = t->zone_strs[zi];
+	d->cls = ds_class_str(q->req.qclass != DS_CLASS_ANY ? q->req.qclass : t->qclass, c->cls);
+	d->type = ds_type_str(q->req.qtype != DS_TYPE_ANY ? q->req.qtype : t->qtype, c->type);
 	if (t->needs & DS_TN_REMOTE)
-		d.remote = ds_addr_host(&q->client, c->remote, sizeof(c->remote));
+		d->remote = ds_addr_host(&q->client, c->remote, sizeof(c->remote));
 	if (t->needs & DS_TN_QNAME) {
 		uint8_t orig[DS_NAME_MAX];
 		c->qname[0] = '\0';
 		if (ds_query_qname_orig(q, orig) >= 0)
 			ds_name_to_str(orig, c->qname, sizeof(c->qname));
-		d.qname = c->qname;
+		d->qname = c->qname;
 	}
-	d.qtype = q->req.qtype;
-	d.qclass = q->req.qclass;
-	d.id = q->req.id;
-	d.subject = c->name;
-	d.so = c->so;
-	d.eo = c->eo;
-	d.ngroups = re->ngroups;
-	d.gnames = (const char *const *)re->names;
+	d->qtype = q->req.qtype;
+	d->qclass = q->req.qclass;
+	d->id = q->req.id;
+	d->subject = c->name;
+	d->so = c->so;
+	d->eo = c->eo;
+	d->ngroups = re->ngroups;
+	d->gnames = (const char *const *)re->names;
+}
 
+/* The block the server would route name to (longest zone), or NULL. */
+static ds_block_t *block_for(const ds_query_t *q, const uint8_t *name)
+{
+	ds_block_t *const *blocks;
+	size_t nb = ds_gen_blocks(q->gen, &blocks);
+	ds_block_t *best = NULL;
+	int best_labels = -1;
+	for (size_t i = 0; i < nb; i++) {
+		const uint8_t *const *zones;
+		size_t nz = ds_block_zones(blocks[i], &zones);
+		for (size_t k = 0; k < nz; k++) {
+			int l = ds_name_labels(zones[k]);
+			if (l > best_labels && ds_name_in(name, zones[k])) {
+				best = blocks[i];
+				best_labels = l;
+			}
+		}
+	}
+	return best;
+}
+
+/* Append the answer section of a finished lookup to q's reply. */
+static void append_answers(ds_query_t *q, const ds_query_t *sub)
+{
 	ds_wbuf_t *wb = &q->resp;
-	ds_wb_reply(wb, &q->req, (unsigned)t->rcode, DS_FLAG_AA);
+	if (sub->resp_len < DS_HDR_LEN)
+		return;
+	const uint8_t *pkt = sub->tx;
+	size_t len = sub->resp_len;
+	/* CoreDNS copies the lookup's TC bit into the reply */
+	if (wb->len >= DS_HDR_LEN)
+		wb->p[2] =
+		    (uint8_t)((wb->p[2] & ~(DS_FLAG_TC >> 8)) | (pkt[2] & (DS_FLAG_TC >> 8)));
+	ds_rr_iter_t it;
+	ds_rr_t rr;
+	if (ds_rr_iter_init(&it, pkt, len) < 0)
+		return;
+	while (ds_rr_next(&it, &rr) == 1 && rr.section == DS_SEC_ANSWER) {
+		uint8_t owner[DS_NAME_MAX], name[DS_NAME_MAX];
+		size_t pos = rr.owner_off;
+		if (ds_name_unpack(pkt, len, &pos, owner) < 0)
+			return;
+		int m = ds_wb_rr_begin(wb, owner, rr.type, rr.rclass, rr.ttl);
+		if (m < 0)
+			return;
+		pos = rr.rdata_off;
+		size_t fixed = rr.type == DS_TYPE_MX ? 2 : rr.type == DS_TYPE_SRV ? 6 : 0;
+		bool one_name = rr.type == DS_TYPE_CNAME || rr.type == DS_TYPE_NS ||
+		                rr.type == DS_TYPE_PTR || rr.type == DS_TYPE_MX ||
+		                rr.type == DS_TYPE_SRV || rr.type == DS_TYPE_DNAME;
+		if (one_name && rr.rdlen >= fixed) {
+			/* names may point anywhere in the lookup's reply: expand them */
+			ds_wb_bytes(wb, pkt + pos, fixed);
+			pos += fixed;
+			if (ds_name_unpack(pkt, len, &pos, name) < 0)
+				return;
+			ds_wb_name(wb, name, rr.type != DS_TYPE_SRV && rr.type != DS_TYPE_DNAME);
+		} else if (rr.type == DS_TYPE_SOA) {
+			for (int i = 0; i < 2; i++) {
+				if (ds_name_unpack(pkt, len, &pos, name) < 0)
+					return;
+				ds_wb_name(wb, name, true);
+			}
+			ds_wb_bytes(wb, pkt + pos, (size_t)(rr.rdata_off + rr.rdlen) - pos);
+		} else {
+			ds_wb_bytes(wb, pkt + rr.rdata_off, rr.rdlen);
+		}
+		ds_wb_rr_end(wb, m);
+	}
+}
+
+static int write_from(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c,
+                      size_t from, int depth, pending_t *pd);
+
+static void lookup_done(ds_query_t *sub, int rc, void *arg)
+{
+	pending_t *pd = arg;
+	append_answers(pd->q, sub);
+	pd->sub = NULL;
+	if (pd->in_launch) {
+		pd->done_sync = true; /* the caller goes on by itself */
+		return;
+	}
+	ds_query_t *q = pd->q;
+	int r = write_from(pd->p, q, pd->t, pd->zi, pd->ri, &pd->c, pd->next, pd->depth, pd);
+	if (r != DS_ASYNC)
+		ds_query_resume(q, r);
+}
+
+/*
+ * Look up the CNAME target through the server, as CoreDNS's upstream does
+ * for A/AAAA queries. DS_ASYNC when the answer comes later (write_from
+ * then continues from pd->next); DS_OK when it is in already or could not
+ * be asked (the CNAME then stands alone).
+ */
+static int launch(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c,
+                  size_t next, int depth, const uint8_t *target, pending_t **pdp)
+{
+	ds_block_t *b = block_for(q, target);
+	wstate_t *ws = ds_plugin_wctx(p, q);
+	if (!b || !ws)
+		return DS_OK;
+	pending_t *pd = *pdp;
+	if (!pd) {
+		if (!(pd = pending_get(ws)))
+			return DS_OK;
+		pd->q = q;
+		pd->p = p;
+		pd->t = t;
+		pd->zi = zi;
+		pd->ri = ri;
+		pd->depth = depth;
+		memcpy(&pd->c, c, sizeof(*c));
+		*pdp = pd;
+	}
+	pd->next = next;
+	pd->in_launch = true;
+	pd->done_sync = false;
+	pd->sub = ds_subquery_new(q->worker, b, NULL, target, q->req.qtype, DS_FLAG_RD, false,
+	                          lookup_done, pd);
+	if (!pd->sub) {
+		pd->in_launch = false;
+		return DS_OK;
+	}
+	ds_subquery_run(pd->sub);
+	pd->in_launch = false;
+	return pd->done_sync ? DS_OK : DS_ASYNC;
+}
+
+/*
+ * Write t's records from answer record `from` on (the reply is started),
+ * then authority and additional, and finish the reply. Returns the rcode,
+ * or DS_ASYNC while a CNAME target is being looked up.
+ */
+static int write_from(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c,
+                      size_t from, int depth, pending_t *pd)
+{
+	ds_tmpl_data_t d;
+	if (pd)
+		c = &pd->c;
+	build_data(q, t, zi, ri, c, &d);
+	ds_wbuf_t *wb = &q->resp;
 	char err[256] = "";
+	bool upstream = depth < UPSTREAM_DEPTH_MAX &&
+	                (q->req.qtype == DS_TYPE_A || q->req.qtype == DS_TYPE_AAAA);
+	int rcode = t->rcode;
 	for (int sec = DS_SEC_ANSWER; sec <= DS_SEC_ADDITIONAL; sec++) {
 		ds_wb_section(wb, (enum ds_section)sec);
-		for (size_t i = 0; i < t->nrrs; i++) {
+		for (size_t i = sec == DS_SEC_ANSWER ? from : 0; i < t->nrrs; i++) {
 			if (t->rrs[i].section != sec)
 				continue;
-			int rc = emit(q, &t->rrs[i], &d, err, sizeof(err));
+			uint16_t type = 0;
+			uint8_t cname[DS_NAME_MAX];
+			int rc = emit(q, &t->rrs[i], &d, &type, cname, err, sizeof(err));
 			if (rc == DS_ESPACE)
 				break; /* too big: the server truncates what fits */
 			if (rc < 0) {
 				ds_query_error(q, "plugin/template: %s: %s", t->rrs[i].src, err);
-				return DS_RCODE_SERVFAIL;
+				rcode = DS_RCODE_SERVFAIL;
+				goto out;
+			}
+			if (upstream && sec == DS_SEC_ANSWER && type == DS_TYPE_CNAME) {
+				rc = launch(p, q, t, zi, ri, c, i + 1, depth, cname, &pd);
+				if (rc == DS_ASYNC)
+					return DS_ASYNC;
+				if (pd)
+					c = &pd->c;
 			}
 		}
 	}
 	if (t->ede >= 0)
 		write_ede(wb, t);
 	if (ds_query_reply(q, p) < 0)
-		return DS_RCODE_SERVFAIL;
-	return t->rcode;
+		rcode = DS_RCODE_SERVFAIL;
+out:
+	if (pd)
+		pending_put(pd);
+	return rcode;
+}
+
+/* How many lookups deep q is: our own CNAME lookups are tracked. */
+static int depth_of(ds_plugin_t *p, const ds_query_t *q)
+{
+	if (q->proto != DS_PROTO_INTERNAL)
+		return 0;
+	wstate_t *ws = ds_plugin_wctx(p, q);
+	for (const pending_t *pd = ws ? ws->active : NULL; pd; pd = pd->next_act)
+		if (pd->sub == q)
+			return pd->depth + 1;
+	return 0;
 }
 
 static int tp_serve(ds_plugin_t *p, ds_query_t *q)
@@ -531,7 +782,7 @@ static int tp_serve(ds_plugin_t *p, ds_query_t *q)
 	const uint8_t *qname = q->req.qname;
 	if (ds_zone_match((const uint8_t(*)[DS_NAME_MAX])h->zones, h->nzones, qname) < 0)
 		return DS_NEXT;
-	wre_t *x = ds_plugin_wctx(p, q);
+	wstate_t *x = ds_plugin_wctx(p, q);
 	qctx_t c;
 	c.have_name = false;
 	c.name[0] = '\0';
@@ -572,7 +823,8 @@ static int tp_serve(ds_plugin_t *p, ds_query_t *q)
 		}
 		if (t->rcode == DS_RCODE_SERVFAIL)
 			return DS_RCODE_SERVFAIL;
-		return answer(p, q, t, zi, matched, &c);
+		ds_wb_reply(&q->resp, &q->req, (unsigned)t->rcode, DS_FLAG_AA);
+		return write_from(p, q, t, zi, matched, &c, 0, depth_of(p, q), NULL);
 	}
 	return DS_NEXT;
 }

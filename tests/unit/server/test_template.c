@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "tests/unit/server/harness.h"
 
 static ds_th_t *mk(const char *cf)
@@ -212,6 +213,46 @@ static void test_posix_translation(void **st)
 	ds_th_free(t);
 }
 
+static void test_cname_target_looked_up(void **st)
+{
+	/* CoreDNS resolves a templated CNAME's target through the server */
+	ds_th_t *t = mk(
+	    ". {\n template IN A target.example {\n  answer \"{{ .Name }} 60 IN A 10.1.1.1\"\n }\n"
+	    " template IN ANY foogle.com {\n  match \"^foogle\\.com\\.$\"\n"
+	    "  answer \"foogle.com 60 IN CNAME target.example\"\n }\n"
+	    " template IN A loop.test {\n  answer \"{{ .Name }} 60 IN CNAME x.{{ .Name }}\"\n "
+	    "}\n}\n"
+	    "slow.example {\n erratic {\n  drop 0\n  delay 1 50ms\n }\n}\n"
+	    "async.test {\n template IN ANY {\n  answer \"{{ .Name }} 60 IN CNAME "
+	    "a.slow.example.\"\n"
+	    "  answer \"{{ .Name }} 60 IN TXT after\"\n  additional \"x.async.test. 60 IN A "
+	    "10.2.2.2\"\n }\n}\n");
+	ds_th_res_t r;
+	q(t, "foogle.com.", "A", 0, &r);
+	assert_int_equal(r.an, 2);
+	const char *cn = strstr(r.text, "foogle.com.\t60\tIN\tCNAME\ttarget.example.");
+	const char *a = strstr(r.text, "target.example.\t60\tIN\tA\t10.1.1.1");
+	assert_true(cn && a && cn < a);
+	/* only for A and AAAA queries */
+	q(t, "foogle.com.", "TXT", 0, &r);
+	assert_int_equal(r.an, 1);
+	/* a CNAME loop stops after a bounded number of lookups */
+	q(t, "loop.test.", "A", 0, &r);
+	assert_int_equal(r.rcode, DS_RCODE_NOERROR);
+	assert_true(r.an >= 2 && r.an <= 10);
+	/* the target's answer arrives later: the reply waits, then goes on */
+	int64_t t0 = ds_now_ns();
+	q(t, "x.async.test.", "A", 0, &r);
+	assert_true(ds_now_ns() - t0 >= 45 * DS_NS_PER_MS);
+	assert_int_equal(r.an, 3);
+	const char *c1 = strstr(r.text, "CNAME\ta.slow.example.");
+	const char *a1 = strstr(r.text, "a.slow.example.\t0\tIN\tA\t192.0.2.53");
+	const char *t1 = strstr(r.text, "TXT\t\"after\"");
+	assert_true(c1 && a1 && t1 && c1 < a1 && a1 < t1);
+	assert_int_equal(r.ar, 1);
+	ds_th_free(t);
+}
+
 static void test_config_errors(void **st)
 {
 	cfg_fails(". {\n template XX A {\n  rcode NXDOMAIN\n }\n}\n", "invalid query class XX");
@@ -240,10 +281,15 @@ static void test_config_errors(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_simulated_upstream),  cmocka_unit_test(test_regex_groups),
-	    cmocka_unit_test(test_rcodes_and_sections), cmocka_unit_test(test_record_types),
-	    cmocka_unit_test(test_render_errors),       cmocka_unit_test(test_ede),
-	    cmocka_unit_test(test_posix_translation),   cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_simulated_upstream),
+	    cmocka_unit_test(test_regex_groups),
+	    cmocka_unit_test(test_rcodes_and_sections),
+	    cmocka_unit_test(test_record_types),
+	    cmocka_unit_test(test_render_errors),
+	    cmocka_unit_test(test_ede),
+	    cmocka_unit_test(test_posix_translation),
+	    cmocka_unit_test(test_cname_target_looked_up),
+	    cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
