@@ -9,8 +9,10 @@
  *    is applied (DNAME + synthesized CNAME), NS records below the apex are
  *    a referral (AA clear, NS in authority, glue for in-bailiwick targets;
  *    a DS query at the cut itself goes on to the DS records);
- *  - found: CNAME chased inside the zone (at most 9 links; a target we do
- *    not have ends the chain), else the records of the type with the apex
+ *  - found: CNAME chased inside the zone (at most 9 links; a target the
+ *    zone does not have is asked through the server, in the block that
+ *    serves it, and its answers follow: DS_ASYNC while that waits; such
+ *    lookups nest 8 deep at most), else the records of the type with the apex
  *    NS in authority and the addresses of in-zone MX/SRV targets in
  *    additional, or NODATA with the SOA in authority;
  *  - not found: the wildcard one label up that was last seen on the walk
@@ -810,24 +812,25 @@ static void write_glue(ds_wbuf_t *wb, const fzone_t *z, const fset_t *s, const u
 
 /*
  * Follow a CNAME chain from target inside the zone, appending each link
- * and finally the records of qtype. A target we do not have ends it: the
- * answer keeps the CNAMEs (CoreDNS would ask its upstream here).
+ * and finally the records of qtype. Returns the target the zone does not
+ * have (to be asked through the server, as CoreDNS does), or NULL.
  */
-static void chase(ds_wbuf_t *wb, const fzone_t *z, const uint8_t *target, uint16_t qtype)
+static const uint8_t *chase(ds_wbuf_t *wb, const fzone_t *z, const uint8_t *target, uint16_t qtype)
 {
-	const fnode_t *n = find_rr(z, target);
+	const fnode_t *n = target ? find_rr(z, target) : NULL;
 	for (int i = 0; n; i++) {
 		const fset_t *cn = set_of(z, n, DS_TYPE_CNAME);
 		if (!cn) {
 			write_set(wb, z, n, set_of(z, n, qtype), NULL);
-			return;
+			return NULL;
 		}
 		write_set(wb, z, n, cn, NULL);
 		if (i >= CHASE_MAX)
-			return;
+			return NULL;
 		target = rec_target(z, &z->recs[cn->first]);
 		n = target ? find_rr(z, target) : NULL;
 	}
+	return target;
 }
 
 /* qname with the DNAME owner's part replaced by its target, or false. */
@@ -859,7 +862,24 @@ static int finish(ds_query_t *q, ds_plugin_t *p)
 	return ds_query_reply(q, p) < 0 ? DS_RCODE_SERVFAIL : DS_RCODE_NOERROR;
 }
 
-static int lookup(ds_plugin_t *p, ds_query_t *q, const fzone_t *z)
+/* lookup() wrote the answer up to a target outside the zone, in ext. */
+#define NEED_LOOKUP (-20000)
+#define LOOKUP_DEPTH_MAX 8
+
+/* After a chase: the target to look up, or the apex NS and the reply. */
+static int after_chase(ds_plugin_t *p, ds_query_t *q, const fzone_t *z, const uint8_t *target,
+                       int depth, uint8_t *ext)
+{
+	if (target && depth < LOOKUP_DEPTH_MAX) {
+		memcpy(ext, target, ds_name_len(target));
+		return NEED_LOOKUP;
+	}
+	ds_wb_section(&q->resp, DS_SEC_AUTHORITY);
+	write_set(&q->resp, z, NULL, &z->ns, z->origin);
+	return finish(q, p);
+}
+
+static int lookup(ds_plugin_t *p, ds_query_t *q, const fzone_t *z, int depth, uint8_t *ext)
 {
 	filep_t *f = p->ctx;
 	if (!z)
@@ -920,10 +940,7 @@ static int lookup(ds_plugin_t *p, ds_query_t *q, const fzone_t *z)
 				ds_wb_name(wb, tgt, true);
 				ds_wb_rr_end(wb, m);
 			}
-			chase(wb, z, tgt, qtype);
-			ds_wb_section(wb, DS_SEC_AUTHORITY);
-			write_set(wb, z, NULL, &z->ns, z->origin);
-			return finish(q, p);
+			return after_chase(p, q, z, chase(wb, z, tgt, qtype), depth, ext);
 		}
 		const fset_t *ns = set_of(z, n, DS_TYPE_NS);
 		if (ns) {
@@ -944,10 +961,8 @@ static int lookup(ds_plugin_t *p, ds_query_t *q, const fzone_t *z)
 		ds_wb_reply(wb, &q->req, DS_RCODE_NOERROR, DS_FLAG_AA);
 		if (cn && qtype != DS_TYPE_CNAME) {
 			write_set(wb, z, elem, cn, NULL);
-			chase(wb, z, rec_target(z, &z->recs[cn->first]), qtype);
-			ds_wb_section(wb, DS_SEC_AUTHORITY);
-			write_set(wb, z, NULL, &z->ns, z->origin);
-			return finish(q, p);
+			const uint8_t *x = chase(wb, z, rec_target(z, &z->recs[cn->first]), qtype);
+			return after_chase(p, q, z, x, depth, ext);
 		}
 		const fset_t *rrs = set_of(z, elem, qtype);
 		if (!rrs) {
@@ -978,9 +993,8 @@ static int lookup(ds_plugin_t *p, ds_query_t *q, const fzone_t *z)
 		ds_wb_reply(wb, &q->req, DS_RCODE_NOERROR, DS_FLAG_AA);
 		if (via_cname) {
 			write_set(wb, z, wild, cn, qname);
-			chase(wb, z, rec_target(z, &z->recs[cn->first]), qtype);
-			ds_wb_section(wb, DS_SEC_AUTHORITY);
-			write_set(wb, z, NULL, &z->ns, z->origin);
+			const uint8_t *x = chase(wb, z, rec_target(z, &z->recs[cn->first]), qtype);
+			return after_chase(p, q, z, x, depth, ext);
 		} else if (!rrs) {
 			ds_wb_section(wb, DS_SEC_AUTHORITY);
 			write_set(wb, z, NULL, &z->soa, z->origin);
@@ -1004,6 +1018,240 @@ static int lookup(ds_plugin_t *p, ds_query_t *q, const fzone_t *z)
 	return ent ? DS_RCODE_NOERROR : DS_RCODE_NXDOMAIN;
 }
 
+/* ------------------------------------------------------------ lookups */
+
+/* A reply waiting for the server's answer about an out-of-zone target. */
+typedef struct pending {
+	ds_query_t *q;
+	ds_query_t *sub; /* in flight, so its own lookups know their depth */
+	ds_plugin_t *p;
+	size_t zi;
+	int depth;
+	bool in_launch, done_sync;
+	struct pending *next_free, *prev_act, *next_act;
+	struct wstate *ws;
+} pending_t;
+
+typedef struct pchunk {
+	struct pchunk *next;
+	pending_t p[32];
+} pchunk_t;
+
+typedef struct wstate {
+	pending_t *free, *active;
+	pchunk_t *chunks;
+} wstate_t;
+
+static int file_worker_init(ds_plugin_t *p, ds_worker_t *w, void **wctx)
+{
+	*wctx = calloc(1, sizeof(wstate_t));
+	return *wctx ? DS_OK : DS_ENOMEM;
+}
+
+static void file_worker_fini(ds_plugin_t *p, ds_worker_t *w, void *wctx)
+{
+	wstate_t *ws = wctx;
+	if (!ws)
+		return;
+	while (ws->chunks) {
+		pchunk_t *c = ws->chunks;
+		ws->chunks = c->next;
+		free(c);
+	}
+	free(ws);
+}
+
+static pending_t *pending_get(wstate_t *ws)
+{
+	if (!ws->free) {
+		pchunk_t *c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->next = ws->chunks;
+		ws->chunks = c;
+		for (size_t i = 0; i < DS_ARRAY_SIZE(c->p); i++) {
+			c->p[i].ws = ws;
+			c->p[i].next_free = ws->free;
+			ws->free = &c->p[i];
+		}
+	}
+	pending_t *pd = ws->free;
+	ws->free = pd->next_free;
+	pd->prev_act = NULL;
+	pd->next_act = ws->active;
+	if (ws->active)
+		ws->active->prev_act = pd;
+	ws->active = pd;
+	pd->sub = NULL;
+	return pd;
+}
+
+static void pending_put(pending_t *pd)
+{
+	wstate_t *ws = pd->ws;
+	if (pd->prev_act)
+		pd->prev_act->next_act = pd->next_act;
+	else
+		ws->active = pd->next_act;
+	if (pd->next_act)
+		pd->next_act->prev_act = pd->prev_act;
+	pd->q = pd->sub = NULL;
+	pd->next_free = ws->free;
+	ws->free = pd;
+}
+
+/* How many lookups deep q is: only our own lookups are tracked. */
+static int depth_of(ds_plugin_t *p, const ds_query_t *q)
+{
+	if (q->proto != DS_PROTO_INTERNAL)
+		return 0;
+	wstate_t *ws = ds_plugin_wctx(p, q);
+	for (const pending_t *pd = ws ? ws->active : NULL; pd; pd = pd->next_act)
+		if (pd->sub == q)
+			return pd->depth + 1;
+	return 0;
+}
+
+/* Enter / leave the read side of the grace period (worker-private line). */
+static const fzone_t *zone_enter(filep_t *f, size_t zi, unsigned wid, uint64_t *v)
+{
+	atomic_uint_fast64_t *seq = &f->slots[wid].seq;
+	*v = atomic_load_explicit(seq, memory_order_relaxed);
+	atomic_store(seq, *v + 1); /* seq_cst: before the table pointer is read */
+	return atomic_load(&f->zs[zi].cur);
+}
+
+static void zone_leave(filep_t *f, unsigned wid, uint64_t v)
+{
+	atomic_store_explicit(&f->slots[wid].seq, v + 2, memory_order_release);
+}
+
+/* The block the server would route name to (longest zone), or NULL. */
+static ds_block_t *block_for(const ds_query_t *q, const uint8_t *name)
+{
+	ds_block_t *const *blocks;
+	size_t nb = ds_gen_blocks(q->gen, &blocks);
+	ds_block_t *best = NULL;
+	int best_labels = -1;
+	for (size_t i = 0; i < nb; i++) {
+		const uint8_t *const *zones;
+		size_t nz = ds_block_zones(blocks[i], &zones);
+		for (size_t k = 0; k < nz; k++) {
+			int l = ds_name_labels(zones[k]);
+			if (l > best_labels && ds_name_in(name, zones[k])) {
+				best = blocks[i];
+				best_labels = l;
+			}
+		}
+	}
+	return best;
+}
+
+/* Append the answer section of a finished lookup to q's reply. */
+static void append_answers(ds_query_t *q, const ds_query_t *sub)
+{
+	ds_wbuf_t *wb = &q->resp;
+	if (sub->resp_len < DS_HDR_LEN)
+		return;
+	const uint8_t *pkt = sub->tx;
+	size_t len = sub->resp_len;
+	ds_rr_iter_t it;
+	ds_rr_t rr;
+	if (ds_rr_iter_init(&it, pkt, len) < 0)
+		return;
+	while (ds_rr_next(&it, &rr) == 1 && rr.section == DS_SEC_ANSWER) {
+		uint8_t owner[DS_NAME_MAX], name[DS_NAME_MAX];
+		size_t pos = rr.owner_off;
+		if (ds_name_unpack(pkt, len, &pos, owner) < 0)
+			return;
+		int m = ds_wb_rr_begin(wb, owner, rr.type, rr.rclass, rr.ttl);
+		if (m < 0)
+			return;
+		pos = rr.rdata_off;
+		size_t fixed = rr.type == DS_TYPE_MX ? 2 : rr.type == DS_TYPE_SRV ? 6 : 0;
+		bool one_name = rr.type == DS_TYPE_CNAME || rr.type == DS_TYPE_NS ||
+		                rr.type == DS_TYPE_PTR || rr.type == DS_TYPE_MX ||
+		                rr.type == DS_TYPE_SRV || rr.type == DS_TYPE_DNAME;
+		if (one_name && rr.rdlen >= fixed) {
+			/* names may point anywhere in the lookup's reply: expand them */
+			ds_wb_bytes(wb, pkt + pos, fixed);
+			pos += fixed;
+			if (ds_name_unpack(pkt, len, &pos, name) < 0)
+				return;
+			ds_wb_name(wb, name, rr.type != DS_TYPE_SRV && rr.type != DS_TYPE_DNAME);
+		} else if (rr.type == DS_TYPE_SOA) {
+			for (int i = 0; i < 2; i++) {
+				if (ds_name_unpack(pkt, len, &pos, name) < 0)
+					return;
+				ds_wb_name(wb, name, true);
+			}
+			ds_wb_bytes(wb, pkt + pos, (size_t)(rr.rdata_off + rr.rdlen) - pos);
+		} else {
+			ds_wb_bytes(wb, pkt + rr.rdata_off, rr.rdlen);
+		}
+		ds_wb_rr_end(wb, m);
+	}
+}
+
+/* The apex NS of the zone as it is now, and the reply. */
+static int finish_with_ns(ds_plugin_t *p, ds_query_t *q, size_t zi)
+{
+	filep_t *f = p->ctx;
+	unsigned wid = ds_query_worker_id(q);
+	uint64_t v;
+	const fzone_t *z = zone_enter(f, zi, wid, &v);
+	ds_wb_section(&q->resp, DS_SEC_AUTHORITY);
+	if (z)
+		write_set(&q->resp, z, NULL, &z->ns, z->origin);
+	zone_leave(f, wid, v);
+	return finish(q, p);
+}
+
+static void lookup_done(ds_query_t *sub, int rc, void *arg)
+{
+	pending_t *pd = arg;
+	append_answers(pd->q, sub);
+	pd->sub = NULL;
+	if (pd->in_launch) {
+		pd->done_sync = true; /* the caller goes on by itself */
+		return;
+	}
+	ds_query_t *q = pd->q;
+	ds_plugin_t *p = pd->p;
+	size_t zi = pd->zi;
+	pending_put(pd);
+	ds_query_resume(q, finish_with_ns(p, q, zi));
+}
+
+/*
+ * Ask the server about target (the sub-query goes to the block serving it)
+ * and add its answers after the CNAMEs; DS_ASYNC if that takes a while.
+ * Outside any table's grace period, so the lookup may come back to us.
+ */
+static int ask(ds_plugin_t *p, ds_query_t *q, size_t zi, int depth, const uint8_t *target)
+{
+	ds_block_t *b = block_for(q, target);
+	wstate_t *ws = ds_plugin_wctx(p, q);
+	pending_t *pd = b && ws ? pending_get(ws) : NULL;
+	if (!pd)
+		return finish_with_ns(p, q, zi);
+	pd->q = q;
+	pd->p = p;
+	pd->zi = zi;
+	pd->depth = depth;
+	pd->in_launch = true;
+	pd->done_sync = false;
+	pd->sub = ds_subquery_new(q->worker, b, NULL, target, q->req.qtype, DS_FLAG_RD, false,
+	                          lookup_done, pd);
+	if (pd->sub)
+		ds_subquery_run(pd->sub);
+	pd->in_launch = false;
+	if (pd->sub && !pd->done_sync)
+		return DS_ASYNC;
+	pending_put(pd);
+	return finish_with_ns(p, q, zi);
+}
+
 static int file_serve(ds_plugin_t *p, ds_query_t *q)
 {
 	filep_t *f = p->ctx;
@@ -1013,12 +1261,14 @@ static int file_serve(ds_plugin_t *p, ds_query_t *q)
 	unsigned wid = ds_query_worker_id(q);
 	if (DS_UNLIKELY(wid >= f->nslots))
 		return DS_RCODE_SERVFAIL;
-	atomic_uint_fast64_t *seq = &f->slots[wid].seq;
-	uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
-	atomic_store(seq, v + 1); /* seq_cst: before the table pointer is read */
-	const fzone_t *z = atomic_load(&f->zs[zi].cur);
-	int rc = lookup(p, q, z);
-	atomic_store_explicit(seq, v + 2, memory_order_release);
+	int depth = depth_of(p, q);
+	uint8_t ext[DS_NAME_MAX];
+	uint64_t v;
+	const fzone_t *z = zone_enter(f, (size_t)zi, wid, &v);
+	int rc = lookup(p, q, z, depth, ext);
+	zone_leave(f, wid, v);
+	if (rc == NEED_LOOKUP)
+		rc = ask(p, q, (size_t)zi, depth, ext);
 	return rc;
 }
 
@@ -1028,6 +1278,8 @@ DS_PLUGIN_DEFINE(file) = {
     .setup = file_setup,
     .start = file_start,
     .stop = file_stop,
+    .worker_init = file_worker_init,
+    .worker_fini = file_worker_fini,
     .serve = file_serve,
     .teardown = file_teardown,
 };

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "tests/unit/server/harness.h"
 
 #define ZONE DS_TEST_DATA "/zones/example.org.zone"
@@ -125,7 +126,7 @@ static void test_cname(void **st)
 	/* asked for the CNAME itself: no chasing */
 	q(t, "www.example.org.", "CNAME", &r);
 	assert_int_equal(r.an, 1);
-	/* target outside the zone: the CNAME alone */
+	/* target outside the zone, where nothing answers it: the CNAME alone */
 	q(t, "ext.example.org.", "A", &r);
 	assert_int_equal(r.rcode, DS_RCODE_NOERROR);
 	assert_int_equal(r.an, 1);
@@ -134,6 +135,35 @@ static void test_cname(void **st)
 	q(t, "loop1.example.org.", "A", &r);
 	assert_int_equal(r.rcode, DS_RCODE_NOERROR);
 	assert_true(r.an >= 2 && r.an <= 12);
+	ds_th_free(t);
+}
+
+static void test_cname_target_outside(void **st)
+{
+	/* CoreDNS asks the server about a target outside the zone */
+	ds_th_t *t = mk("example.org:53 {\n file %s\n}\n.:53 {\n template IN A {\n"
+	                "  answer \"{{ .Name }} 60 IN A 10.7.7.7\"\n }\n}\n",
+	                ZONE);
+	ds_th_res_t r;
+	q(t, "ext.example.org.", "A", &r);
+	assert_int_equal(r.an, 2);
+	const char *c = strstr(r.text, "ext.example.org.\t1800\tIN\tCNAME\twww.example.com.");
+	const char *a = strstr(r.text, "www.example.com.\t60\tIN\tA\t10.7.7.7");
+	assert_true(c && a && c < a);
+	assert_int_equal(r.ns, 2);
+	assert_true(in(&r, "AUTHORITY", "example.org.\t1800\tIN\tNS\tns1.example.org."));
+	ds_th_free(t);
+
+	/* the same when the answer comes later: the reply waits for it */
+	t = mk("example.org:53 {\n file %s\n}\n.:53 {\n erratic {\n  drop 0\n"
+	       "  delay 1 40ms\n }\n}\n",
+	       ZONE);
+	int64_t t0 = ds_now_ns();
+	q(t, "ext.example.org.", "AAAA", &r);
+	assert_true(ds_now_ns() - t0 >= 35 * DS_NS_PER_MS);
+	assert_int_equal(r.an, 2);
+	assert_true(in(&r, "ANSWER", "www.example.com.\t0\tIN\tAAAA\t2001:db8::53"));
+	assert_int_equal(r.ns, 2);
 	ds_th_free(t);
 }
 
@@ -313,10 +343,15 @@ static void test_config_errors(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exact_and_apex), cmocka_unit_test(test_cname),
-	    cmocka_unit_test(test_wildcard),       cmocka_unit_test(test_delegation),
-	    cmocka_unit_test(test_negative),       cmocka_unit_test(test_dname),
-	    cmocka_unit_test(test_fallthrough),    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_exact_and_apex),
+	    cmocka_unit_test(test_cname),
+	    cmocka_unit_test(test_cname_target_outside),
+	    cmocka_unit_test(test_wildcard),
+	    cmocka_unit_test(test_delegation),
+	    cmocka_unit_test(test_negative),
+	    cmocka_unit_test(test_dname),
+	    cmocka_unit_test(test_fallthrough),
+	    cmocka_unit_test(test_reload),
 	    cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
