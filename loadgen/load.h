@@ -81,6 +81,7 @@ typedef struct ds_load_cfg {
 	int edns;                  /**< EDNS UDP size to advertise; 0 = no OPT record */
 	bool dnssec_ok;            /**< set DO (implies EDNS) */
 	int rcvbuf;                /**< socket buffer bytes (default 4 MiB) */
+	bool no_gso;               /**< UDP: one datagram per message instead of UDP GSO batches */
 	ds_load_interval_fn on_interval;
 	void *user;
 } ds_load_cfg_t;

@@ -53,6 +53,7 @@ static void usage(FILE *f)
 	      "  --threads N              sending threads (default 1)\n"
 	      "  --sockets N              UDP sockets / TCP connections per thread (default 1)\n"
 	      "  --batch N                sendmmsg/recvmmsg batch (default 64)\n"
+	      "  --no-gso                 UDP: one datagram per message (default: UDP GSO groups)\n"
 	      "  --coalesce D             send queries due within D together (default: about 8\n"
 	      "                           queries' time at the peak rate, at most 100us)\n"
 	      "  --shard I/N              this copy is shard I of N (1-based): rate/N, disjoint\n"
@@ -126,6 +127,7 @@ enum {
 	O_DB,
 	O_NODB,
 	O_LABEL,
+	O_NOGSO,
 };
 
 static const struct option opts[] = {
@@ -165,6 +167,7 @@ static const struct option opts[] = {
 	{"db", required_argument, NULL, O_DB},
 	{"no-db", no_argument, NULL, O_NODB},
 	{"label", required_argument, NULL, O_LABEL},
+	{"no-gso", no_argument, NULL, O_NOGSO},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -620,6 +623,9 @@ static int parse_args(struct run *R, int argc, char **argv)
 			break;
 		case O_LABEL:
 			R->label = optarg;
+			break;
+		case O_NOGSO:
+			c->no_gso = true;
 			break;
 		case ':':
 			return bad("%s needs a value", argv[optind - 1]);
