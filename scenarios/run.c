@@ -1255,9 +1255,12 @@ int ds_run_main(int argc, char **argv)
 	set_port_env("METRICS_PORT", r->metrics_port);
 	set_port_env("HEALTH_PORT", r->health_port);
 	set_port_env("READY_PORT", r->ready_port);
-	/* recording */
-	if (r->o.db) {
-		r->db = ds_store_open(r->o.db, 0, &err);
+	/* recording: with --no-db a throwaway store in the work folder still
+	 * holds the scraped metrics that thresholds are judged from */
+	{
+		char tmpdb[200];
+		snprintf(tmpdb, sizeof(tmpdb), "%s/results.db", r->work);
+		r->db = ds_store_open(r->o.db ? r->o.db : tmpdb, 0, &err);
 		if (!r->db) {
 			snprintf(r->error, sizeof(r->error), "%s", err.msg);
 			fprintf(stderr, "dnsurge run: %s\n", err.msg);

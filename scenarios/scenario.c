@@ -52,9 +52,9 @@ static void append_tokens(char **buf, size_t *len, size_t *cap, const ds_token_t
 		if (i > 0)
 			(*buf)[(*len)++] = t[i].line != line ? '\n' : ' ';
 		line = t[i].line;
-		bool q = t[i].quoted || !*txt || strpbrk(txt, " \t\n#\"{}") != NULL;
-		if (q && !(strcmp(txt, "{") == 0 || strcmp(txt, "}") == 0) && !t[i].quoted)
-			q = strpbrk(txt, " \t\n#\"") != NULL || !*txt;
+		/* Lone braces stay block tokens; anything that would split,
+		 * comment or quote is quoted, as it was in the source. */
+		bool q = t[i].quoted || !*txt || strpbrk(txt, " \t\n#\"") != NULL;
 		if (q)
 			(*buf)[(*len)++] = '"';
 		for (const char *p = txt; *p; p++) {

@@ -107,7 +107,13 @@ static void formerr_header_only(ds_query_t *q)
 void ds_chain_finalize(ds_query_t *q, int rc)
 {
 	if (!q->written || q->resp_len == 0) {
-		if (rc < 0 || rc > 15)
+		if (rc >= 0 && !rc_not_written(rc)) {
+			/* "Written" rcode but nothing written: the client gets no
+			 * reply at all, as in CoreDNS (erratic's drop). */
+			q->resp_len = 0;
+			return;
+		}
+		if (rc < 0)
 			rc = DS_RCODE_SERVFAIL;
 		bare_reply(q, (unsigned)rc);
 		if (q->resp_len == 0)
