@@ -190,6 +190,24 @@ assert st == "aborted" and "interrupted" in why and end, (st, why)
 assert c.execute("SELECT COUNT(*) FROM interval_stats WHERE run_id=?", (d["run_id"],)).fetchone()[0] >= 1
 '
 
+# 9b. SIGKILL: the store stays consistent; the next open marks the run aborted
+"$dnsurge" load --target "$target" --rate 500 --duration 20s --db "$T/kill.db" --json \
+	"${relax[@]}" >/dev/null 2>&1 &
+pid=$!
+sleep 2.5
+kill -KILL $pid
+wait $pid 2>/dev/null
+"$dnsurge" load --target "$target" --rate 100 --duration 200ms --db "$T/kill.db" --json \
+	"${relax[@]}" >"$T/o9b.json" 2>&1
+check "SIGKILL: whole seconds kept, run marked aborted by the next open" "$T/o9b.json" '
+c = sqlite3.connect(sys.argv[2].replace("/db", "/kill.db"))
+st = c.execute("SELECT status FROM run ORDER BY run_id").fetchall()
+assert st == [("aborted",), ("ok",)], st
+assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+n = c.execute("SELECT COUNT(*), SUM(sent) FROM interval_stats WHERE run_id=1").fetchone()
+assert n[0] >= 1 and n[1] >= 400, n
+'
+
 # 10. a dnsperf file with comments
 printf '; comment\n\nwww.example.com A\n# another\nexample.com MX\n' >"$T/q.txt"
 "$dnsurge" load --target "$target" --queries "$T/q.txt" --rate 400 --duration 1s --no-db \
