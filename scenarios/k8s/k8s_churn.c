@@ -14,7 +14,7 @@
 #include "scenarios/k8s/k8s_util.h"
 
 static const char *const kind_names[DS_K8S_CHURN_NKINDS] = {
-	"endpoint-flap", "endpoint-move", "services", "pods", "mix",
+    "endpoint-flap", "endpoint-move", "services", "pods", "mix",
 };
 
 const char *ds_k8s_churn_kind_name(ds_k8s_churn_kind_t k)
@@ -106,9 +106,10 @@ static void set_trigger_time(cJSON *o)
 	char t[DS_K8S_TIME_MAX];
 	now_stamp(t, sizeof(t));
 	cJSON *v = cJSON_CreateString(t);
-	if (cJSON_GetObjectItemCaseSensitive(ann, "endpoints.kubernetes.io/last-change-trigger-time"))
+	if (cJSON_GetObjectItemCaseSensitive(ann,
+					     "endpoints.kubernetes.io/last-change-trigger-time"))
 		cJSON_ReplaceItemInObjectCaseSensitive(
-			ann, "endpoints.kubernetes.io/last-change-trigger-time", v);
+		    ann, "endpoints.kubernetes.io/last-change-trigger-time", v);
 	else
 		cJSON_AddItemToObject(ann, "endpoints.kubernetes.io/last-change-trigger-time", v);
 }
@@ -173,7 +174,8 @@ static int change_endpoint(void *arg, cJSON *o, ds_k8s_status_t *status)
 		set_bool(cond, "ready", !was);
 		set_bool(cond, "serving", !was);
 	} else {
-		const char *at = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "addressType"));
+		const char *at =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "addressType"));
 		if (at && !strcmp(at, "FQDN"))
 			return DS_EAGAIN;
 		char ip[64];
@@ -185,7 +187,8 @@ static int change_endpoint(void *arg, cJSON *o, ds_k8s_status_t *status)
 		else
 			cJSON_AddItemToObject(ep, "addresses", addrs);
 		cJSON *ref = cJSON_GetObjectItemCaseSensitive(ep, "targetRef");
-		const char *pod = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "name"));
+		const char *pod =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "name"));
 		if (pod && !cJSON_GetObjectItemCaseSensitive(ep, "hostname")) {
 			/* A replaced pod keeps its owner's prefix and gets a new suffix. */
 			static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
@@ -211,6 +214,85 @@ static int change_endpoint(void *arg, cJSON *o, ds_k8s_status_t *status)
 	return DS_OK;
 }
 
+static int cmp_edit(const void *a, const void *b)
+{
+	const ds_k8s_edit_t *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/*
+ * endpoint-flap without a parse/print round trip: find one endpoint's
+ * conditions and the trigger-time annotation in the stored text and
+ * splice new values in. Rebuilding a 100-endpoint slice through cJSON
+ * costs hundreds of small allocations; this costs one copy. Returns
+ * DS_EINVAL when the text lacks what the splice needs (no conditions.ready,
+ * no annotation) so the caller takes the general path, DS_EAGAIN when the
+ * slice is empty or was changed meanwhile.
+ */
+static int flap_fast(ds_k8s_churn_t *c, ds_k8s_obj_t *o)
+{
+	const char *j = o->json, *end = j + o->len;
+	const char *p = ds_k8s_json_find(j, end, "endpoints");
+	if (!p || *p != '[')
+		return p && !strncmp(p, "null", 4) ? DS_EAGAIN : DS_EINVAL;
+	/* The API allows at most 1000 endpoints per slice. */
+	const char *eps[1000];
+	size_t n = 0;
+	for (p++;;) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end)
+			return DS_EINVAL;
+		if (*p == ']')
+			break;
+		if (*p != '{' || n == DS_ARRAY_SIZE(eps))
+			return DS_EINVAL;
+		eps[n++] = p;
+		if (!(p = ds_k8s_json_skip(p, end)))
+			return DS_EINVAL;
+		if (p < end && *p == ',')
+			p++;
+	}
+	if (n == 0)
+		return DS_EAGAIN;
+	const char *ep = eps[ds_rng_below(&c->rng, n)];
+	const char *cond = ds_k8s_json_find(ep, end, "conditions");
+	if (!cond || *cond != '{')
+		return DS_EINVAL;
+	const char *cend = ds_k8s_json_skip(cond, end);
+	const char *ready = cend ? ds_k8s_json_find(cond, cend, "ready") : NULL;
+	if (!ready)
+		return DS_EINVAL;
+	const char *serving = ds_k8s_json_find(cond, cend, "serving");
+	const char *md = ds_k8s_json_find(j, end, "metadata");
+	const char *ann = md ? ds_k8s_json_find(md, end, "annotations") : NULL;
+	const char *ts =
+	    ann ? ds_k8s_json_find(ann, end, "endpoints.kubernetes.io/last-change-trigger-time")
+		: NULL;
+	if (!ts || *ts != '"')
+		return DS_EINVAL;
+	/* Unset or null counts as ready, as CoreDNS reads it. */
+	bool was = strncmp(ready, "false", 5) != 0;
+	const char *now = was ? "false" : "true";
+	char t[DS_K8S_TIME_MAX + 2];
+	t[0] = '"';
+	now_stamp(t + 1, DS_K8S_TIME_MAX);
+	strcat(t, "\"");
+	ds_k8s_edit_t ed[3];
+	size_t ne = 0;
+	ed[ne++] = (ds_k8s_edit_t){
+	    (size_t)(ready - j), (size_t)(ds_k8s_json_skip(ready, end) - ready), now, strlen(now)};
+	if (serving && *serving != 'n')
+		ed[ne++] = (ds_k8s_edit_t){(size_t)(serving - j),
+					   (size_t)(ds_k8s_json_skip(serving, end) - serving), now,
+					   strlen(now)};
+	ed[ne++] = (ds_k8s_edit_t){(size_t)(ts - j), (size_t)(ds_k8s_json_skip(ts, end) - ts), t,
+				   strlen(t)};
+	qsort(ed, ne, sizeof(ed[0]), cmp_edit);
+	int rc = ds_k8s_store_splice(c->st, o, ed, ne, NULL);
+	return rc == DS_ENOMEM ? DS_EINVAL : rc;
+}
+
 static int op_endpoint(ds_k8s_churn_t *c, bool move)
 {
 	/* Random slices may be empty (services without endpoints): a few
@@ -219,10 +301,19 @@ static int op_endpoint(ds_k8s_churn_t *c, bool move)
 		ds_k8s_obj_t *o = ds_k8s_store_pick(c->st, DS_K8S_ENDPOINTSLICES, &c->rng);
 		if (!o)
 			return DS_ENOENT;
+		if (!move) {
+			int frc = flap_fast(c, o);
+			if (frc != DS_EINVAL) {
+				ds_k8s_obj_unref(o);
+				if (frc == DS_EAGAIN)
+					continue;
+				return frc;
+			}
+		}
 		epchange_t ec = {c, move};
 		ds_k8s_status_t s;
-		int rc = ds_k8s_store_mutate(c->st, DS_K8S_ENDPOINTSLICES, o->meta->ns, o->meta->name,
-					     change_endpoint, &ec, NULL, &s);
+		int rc = ds_k8s_store_mutate(c->st, DS_K8S_ENDPOINTSLICES, o->meta->ns,
+					     o->meta->name, change_endpoint, &ec, NULL, &s);
 		ds_k8s_obj_unref(o);
 		if (rc == DS_EAGAIN || rc == DS_ENOENT)
 			continue;
@@ -386,16 +477,28 @@ int ds_k8s_churn_step(ds_k8s_churn_t *c, ds_k8s_churn_kind_t kind)
 	pthread_mutex_lock(&c->step_mu);
 	if (kind == DS_K8S_CHURN_MIX) {
 		unsigned r = (unsigned)ds_rng_below(&c->rng, 10);
-		kind = r < 6 ? DS_K8S_CHURN_FLAP : r < 8 ? DS_K8S_CHURN_MOVE :
-			       r < 9 ? DS_K8S_CHURN_SERVICES : DS_K8S_CHURN_PODS;
+		kind = r < 6   ? DS_K8S_CHURN_FLAP
+		       : r < 8 ? DS_K8S_CHURN_MOVE
+		       : r < 9 ? DS_K8S_CHURN_SERVICES
+			       : DS_K8S_CHURN_PODS;
 	}
 	int rc;
 	switch (kind) {
-	case DS_K8S_CHURN_FLAP: rc = op_endpoint(c, false); break;
-	case DS_K8S_CHURN_MOVE: rc = op_endpoint(c, true); break;
-	case DS_K8S_CHURN_SERVICES: rc = op_services(c); break;
-	case DS_K8S_CHURN_PODS: rc = op_pods(c); break;
-	default: rc = DS_EINVAL; break;
+	case DS_K8S_CHURN_FLAP:
+		rc = op_endpoint(c, false);
+		break;
+	case DS_K8S_CHURN_MOVE:
+		rc = op_endpoint(c, true);
+		break;
+	case DS_K8S_CHURN_SERVICES:
+		rc = op_services(c);
+		break;
+	case DS_K8S_CHURN_PODS:
+		rc = op_pods(c);
+		break;
+	default:
+		rc = DS_EINVAL;
+		break;
 	}
 	pthread_mutex_unlock(&c->step_mu);
 	if (rc == DS_OK) {

@@ -61,10 +61,10 @@ int ds_k8s_churn_step(ds_k8s_churn_t *c, ds_k8s_churn_kind_t kind);
 typedef struct ds_k8s_churn_stats {
 	double rate;
 	ds_k8s_churn_kind_t kind;
-	uint64_t count;        /**< operations asked for (0 = unlimited) */
-	uint64_t ops;          /**< operations done since start */
+	uint64_t count; /**< operations asked for (0 = unlimited) */
+	uint64_t ops;   /**< operations done since start */
 	uint64_t by_kind[DS_K8S_CHURN_NKINDS - 1];
-	uint64_t skipped;      /**< nothing to change, or an error */
-	uint64_t behind;       /**< operations the thread could not fit in time */
+	uint64_t skipped; /**< nothing to change, or an error */
+	uint64_t behind;  /**< operations the thread could not fit in time */
 } ds_k8s_churn_stats_t;
 void ds_k8s_churn_stats(ds_k8s_churn_t *c, ds_k8s_churn_stats_t *out);

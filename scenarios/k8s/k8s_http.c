@@ -40,8 +40,8 @@ enum verb {
 	V_N,
 };
 
-static const char *const verb_names[V_N] = {"list",   "watch",  "get",       "create",  "update",
-					    "patch",  "delete", "discovery", "control", "other"};
+static const char *const verb_names[V_N] = {"list",  "watch",  "get",       "create",  "update",
+					    "patch", "delete", "discovery", "control", "other"};
 
 typedef struct ds_k8s_http ds_k8s_http_t;
 
@@ -60,7 +60,7 @@ typedef struct req {
 	const char *method;
 	int64_t start;
 	bool started;
-	bool delayed;       /* the slow fault was applied */
+	bool delayed; /* the slow fault was applied */
 	bool in_delay_list;
 	int64_t due;
 	struct req *dnext;
@@ -69,7 +69,7 @@ typedef struct req {
 	bool too_big;
 	int code;
 	enum verb verb;
-	bool down_after;    /* take the API down once this response is sent */
+	bool down_after; /* take the API down once this response is sent */
 	int64_t up_after_ms;
 } req_t;
 
@@ -89,7 +89,7 @@ typedef struct wstream {
 	int64_t deadline;
 	int64_t next_bm;
 	unsigned drop_epoch, expire_epoch;
-	bool suspended; /* guarded by the registry mutex of res */
+	bool suspended;   /* guarded by the registry mutex of res */
 	atomic_bool gone; /* the client hung up while the stream was parked */
 	struct wstream *prev, *next;
 } wstream_t;
@@ -138,8 +138,7 @@ struct ds_k8s_http {
 	int64_t started_ns;
 	atomic_uint_least64_t requests[V_N];
 	atomic_uint_least64_t responses[6]; /* by first digit */
-	atomic_uint_least64_t injected, watch_started, watch_events, watch_dropped,
-		watch_expired;
+	atomic_uint_least64_t injected, watch_started, watch_events, watch_dropped, watch_expired;
 };
 
 /* ---- small helpers ---- */
@@ -175,8 +174,7 @@ static enum MHD_Result queue_ct(req_t *rq, struct MHD_Connection *c, int code,
 	return ret;
 }
 
-static enum MHD_Result queue(req_t *rq, struct MHD_Connection *c, int code,
-			     struct MHD_Response *r)
+static enum MHD_Result queue(req_t *rq, struct MHD_Connection *c, int code, struct MHD_Response *r)
 {
 	return queue_ct(rq, c, code, r, "application/json");
 }
@@ -195,7 +193,8 @@ static enum MHD_Result send_owned(req_t *rq, struct MHD_Connection *c, int code,
 {
 	if (!body)
 		return MHD_NO;
-	return queue(rq, c, code, MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE));
+	return queue(rq, c, code,
+		     MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE));
 }
 
 static enum MHD_Result send_buf(req_t *rq, struct MHD_Connection *c, int code, ds_k8s_buf_t *b)
@@ -211,7 +210,7 @@ static enum MHD_Result send_status(req_t *rq, struct MHD_Connection *c, const ds
 	if (!j)
 		return MHD_NO;
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(j), j, MHD_RESPMEM_MUST_FREE);
+	    MHD_create_response_from_buffer(strlen(j), j, MHD_RESPMEM_MUST_FREE);
 	if (r && s->retry_after) {
 		char ra[16];
 		snprintf(ra, sizeof(ra), "%d", s->retry_after);
@@ -220,10 +219,10 @@ static enum MHD_Result send_status(req_t *rq, struct MHD_Connection *c, const ds
 	return queue(rq, c, s->code, r);
 }
 
-static enum MHD_Result send_error(req_t *rq, struct MHD_Connection *c, int code,
-				  const char *reason, const char *fmt, ...) DS_PRINTF(5, 6);
-static enum MHD_Result send_error(req_t *rq, struct MHD_Connection *c, int code,
-				  const char *reason, const char *fmt, ...)
+static enum MHD_Result send_error(req_t *rq, struct MHD_Connection *c, int code, const char *reason,
+				  const char *fmt, ...) DS_PRINTF(5, 6);
+static enum MHD_Result send_error(req_t *rq, struct MHD_Connection *c, int code, const char *reason,
+				  const char *fmt, ...)
 {
 	ds_k8s_status_t s;
 	ds_k8s_status_set(&s, code, reason, "%s", "");
@@ -236,7 +235,8 @@ static enum MHD_Result send_error(req_t *rq, struct MHD_Connection *c, int code,
 
 static enum MHD_Result not_found(req_t *rq, struct MHD_Connection *c)
 {
-	return send_error(rq, c, 404, "NotFound", "the server could not find the requested resource");
+	return send_error(rq, c, 404, "NotFound",
+			  "the server could not find the requested resource");
 }
 
 static enum MHD_Result send_obj(req_t *rq, struct MHD_Connection *c, int code,
@@ -265,8 +265,8 @@ static void resource_entry(ds_k8s_buf_t *b, ds_k8s_res_t res, bool first)
 			  "%s{\"name\":\"%s\",\"singularName\":\"%s\",\"namespaced\":%s,"
 			  "\"kind\":\"%s\",\"verbs\":[\"create\",\"delete\",\"get\",\"list\","
 			  "\"patch\",\"update\",\"watch\"]",
-			  first ? "" : ",", ri->name, ri->singular, ri->namespaced ? "true" : "false",
-			  ri->kind);
+			  first ? "" : ",", ri->name, ri->singular,
+			  ri->namespaced ? "true" : "false", ri->kind);
 	if (ri->short_name)
 		ds_k8s_buf_printf(b, ",\"shortNames\":[\"%s\"]", ri->short_name);
 	if (res == DS_K8S_SERVICES || res == DS_K8S_PODS)
@@ -296,17 +296,19 @@ static enum MHD_Result discovery(req_t *rq, struct MHD_Connection *c, char **seg
 		resource_entry(&b, DS_K8S_SERVICES, false);
 		ds_k8s_buf_puts(&b, "]}");
 	} else if (n == 1) {
-		ds_k8s_buf_puts(&b, "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[{"
-				    "\"name\":\"discovery.k8s.io\",\"versions\":[{\"groupVersion\":"
-				    "\"discovery.k8s.io/v1\",\"version\":\"v1\"}],"
-				    "\"preferredVersion\":{\"groupVersion\":\"discovery.k8s.io/v1\","
-				    "\"version\":\"v1\"}}]}");
+		ds_k8s_buf_puts(&b,
+				"{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[{"
+				"\"name\":\"discovery.k8s.io\",\"versions\":[{\"groupVersion\":"
+				"\"discovery.k8s.io/v1\",\"version\":\"v1\"}],"
+				"\"preferredVersion\":{\"groupVersion\":\"discovery.k8s.io/v1\","
+				"\"version\":\"v1\"}}]}");
 	} else if (n == 2) {
-		ds_k8s_buf_puts(&b, "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\","
-				    "\"name\":\"discovery.k8s.io\",\"versions\":[{\"groupVersion\":"
-				    "\"discovery.k8s.io/v1\",\"version\":\"v1\"}],"
-				    "\"preferredVersion\":{\"groupVersion\":\"discovery.k8s.io/v1\","
-				    "\"version\":\"v1\"}}");
+		ds_k8s_buf_puts(&b,
+				"{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\","
+				"\"name\":\"discovery.k8s.io\",\"versions\":[{\"groupVersion\":"
+				"\"discovery.k8s.io/v1\",\"version\":\"v1\"}],"
+				"\"preferredVersion\":{\"groupVersion\":\"discovery.k8s.io/v1\","
+				"\"version\":\"v1\"}}");
 	} else {
 		ds_k8s_buf_puts(&b, "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\","
 				    "\"groupVersion\":\"discovery.k8s.io/v1\",\"resources\":[");
@@ -420,10 +422,10 @@ static enum MHD_Result do_list(req_t *rq, struct MHD_Connection *c, ds_k8s_res_t
 	if (parse_selectors(c, res, &sel, &st))
 		return send_status(rq, c, &st);
 	ds_k8s_listopts_t lo = {
-		.filter = {.ns = ns, .labels = sel.l, .fields = sel.f},
-		.cont = arg(c, "continue"),
-		.rv = arg(c, "resourceVersion"),
-		.rv_match = arg(c, "resourceVersionMatch"),
+	    .filter = {.ns = ns, .labels = sel.l, .fields = sel.f},
+	    .cont = arg(c, "continue"),
+	    .rv = arg(c, "resourceVersion"),
+	    .rv_match = arg(c, "resourceVersionMatch"),
 	};
 	const char *lim = arg(c, "limit");
 	if (lim && *lim) {
@@ -472,7 +474,7 @@ static enum MHD_Result do_list(req_t *rq, struct MHD_Connection *c, ds_k8s_res_t
 	for (size_t i = 0; i < ls->l.n; i++)
 		total += ls->l.items[i]->len;
 	struct MHD_Response *r =
-		MHD_create_response_from_callback(total, 64 * 1024, lstream_read, ls, lstream_free);
+	    MHD_create_response_from_callback(total, 64 * 1024, lstream_read, ls, lstream_free);
 	if (!r) {
 		lstream_free(ls);
 		return MHD_NO;
@@ -501,7 +503,7 @@ static void reg_unlink(registry_t *g, wstream_t *ws)
 static bool peer_gone(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (!ci)
 		return false;
 	char b;
@@ -548,13 +550,14 @@ static void fmt_event(wstream_t *ws, const ds_k8s_wev_t *e)
 	ds_k8s_buf_t *b = &ws->out;
 	switch (e->type) {
 	case DS_K8S_EV_BOOKMARK:
-		ds_k8s_buf_printf(b,
-				  "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":"
-				  "\"%s\",\"metadata\":{\"resourceVersion\":\"%" PRIu64 "\"%s}}}\n",
-				  ri->kind, ri->api_version, e->rv,
-				  e->initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":"
-						   "\"true\"}" :
-						   "");
+		ds_k8s_buf_printf(
+		    b,
+		    "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":"
+		    "\"%s\",\"metadata\":{\"resourceVersion\":\"%" PRIu64 "\"%s}}}\n",
+		    ri->kind, ri->api_version, e->rv,
+		    e->initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":"
+				     "\"true\"}"
+				   : "");
 		break;
 	case DS_K8S_EV_ERROR: {
 		char *j = ds_k8s_status_json(&e->error);
@@ -620,7 +623,8 @@ static ssize_t wstream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			continue;
 		}
 		if (ws->bookmarks && now >= ws->next_bm) {
-			ds_k8s_wev_t bm = {.type = DS_K8S_EV_BOOKMARK, .rv = ds_k8s_watch_rv(ws->w)};
+			ds_k8s_wev_t bm = {.type = DS_K8S_EV_BOOKMARK,
+					   .rv = ds_k8s_watch_rv(ws->w)};
 			fmt_event(ws, &bm);
 			ws->next_bm = now + (int64_t)h->o.bookmark_ms * DS_NS_PER_MS;
 			continue;
@@ -680,10 +684,11 @@ static enum MHD_Result do_watch(req_t *rq, struct MHD_Connection *c, ds_k8s_res_
 		/* A server without the WatchList feature says this, and
 		 * client-go then falls back to LIST + WATCH. */
 		if (!h->o.watch_list)
-			return send_error(rq, c, 422, "Invalid",
-					  "sendInitialEvents: Forbidden: sendInitialEvents is "
-					  "forbidden for watch unless the WatchList feature gate is "
-					  "enabled");
+			return send_error(
+			    rq, c, 422, "Invalid",
+			    "sendInitialEvents: Forbidden: sendInitialEvents is "
+			    "forbidden for watch unless the WatchList feature gate is "
+			    "enabled");
 		if (!match || strcmp(match, "NotOlderThan"))
 			return send_error(rq, c, 422, "Invalid",
 					  "resourceVersionMatch: Forbidden: sendInitialEvents "
@@ -732,9 +737,9 @@ static enum MHD_Result do_watch(req_t *rq, struct MHD_Connection *c, ds_k8s_res_
 	ws->expire_epoch = atomic_load(&h->expire_epoch);
 	ds_k8s_buf_init(&ws->out);
 	ds_k8s_watchopts_t wo = {
-		.filter = {.ns = ws->ns, .name = ws->name, .labels = ws->lsel, .fields = ws->fsel},
-		.rv = arg(c, "resourceVersion"),
-		.send_initial = initial,
+	    .filter = {.ns = ws->ns, .name = ws->name, .labels = ws->lsel, .fields = ws->fsel},
+	    .rv = arg(c, "resourceVersion"),
+	    .send_initial = initial,
 	};
 	ws->w = ds_k8s_watch_open(h->st, res, &wo);
 	atomic_fetch_add(&h->reg[res].count, 1);
@@ -759,7 +764,8 @@ static cJSON *body_json(req_t *rq, struct MHD_Connection *c, ds_k8s_status_t *st
 {
 	const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (rq->too_big) {
-		ds_k8s_status_set(st, 413, "RequestEntityTooLarge", "the request body is too large");
+		ds_k8s_status_set(st, 413, "RequestEntityTooLarge",
+				  "the request body is too large");
 		return NULL;
 	}
 	if (ct && strstr(ct, "protobuf")) {
@@ -815,12 +821,13 @@ static enum MHD_Result do_object(req_t *rq, struct MHD_Connection *c, const char
 		else if (ct && !strncmp(ct, "application/json-patch+json", 27))
 			pt = DS_K8S_PATCH_JSON;
 		else
-			return send_error(rq, c, 415, "UnsupportedMediaType",
-					  "the body of the request was in an unknown format - "
-					  "accepted media types include: application/json-patch+json, "
-					  "application/merge-patch+json, "
-					  "application/strategic-merge-patch+json (server-side apply is "
-					  "not simulated)");
+			return send_error(
+			    rq, c, 415, "UnsupportedMediaType",
+			    "the body of the request was in an unknown format - "
+			    "accepted media types include: application/json-patch+json, "
+			    "application/merge-patch+json, "
+			    "application/strategic-merge-patch+json (server-side apply is "
+			    "not simulated)");
 		if (rq->too_big)
 			return send_error(rq, c, 413, "RequestEntityTooLarge",
 					  "the request body is too large");
@@ -830,8 +837,9 @@ static enum MHD_Result do_object(req_t *rq, struct MHD_Connection *c, const char
 		rc = ds_k8s_store_patch(h->st, res, ns, name, pt, j, &o, &st);
 		cJSON_Delete(j);
 	} else {
-		return send_error(rq, c, 405, "MethodNotAllowed",
-				  "the server does not allow this method on the requested resource");
+		return send_error(
+		    rq, c, 405, "MethodNotAllowed",
+		    "the server does not allow this method on the requested resource");
 	}
 	if (rc)
 		return send_status(rq, c, &st);
@@ -934,7 +942,8 @@ static cJSON *fault_json(ds_k8s_http_t *h)
 		cJSON_AddNumberToObject(j, "up_in_ms", (double)((up_at - now) / DS_NS_PER_MS));
 	cJSON_AddNumberToObject(j, "latency_ms", f.latency_ms);
 	if (f.latency_ms && f.slow_until)
-		cJSON_AddNumberToObject(j, "slow_for_ms", (double)((f.slow_until - now) / DS_NS_PER_MS));
+		cJSON_AddNumberToObject(j, "slow_for_ms",
+					(double)((f.slow_until - now) / DS_NS_PER_MS));
 	cJSON_AddNumberToObject(j, "status", f.status);
 	cJSON_AddNumberToObject(j, "ratio", f.ratio);
 	if (f.status && f.status_until)
@@ -972,6 +981,8 @@ static cJSON *stats_json(ds_k8s_http_t *h)
 	snprintf(rv, sizeof(rv), "%" PRIu64, ss.rv);
 	cJSON_AddNumberToObject(j, "uptime_s", (double)(ds_now_ns() - h->started_ns) / 1e9);
 	cJSON_AddNumberToObject(j, "port", h->api_port);
+	if (h->ctl_port)
+		cJSON_AddNumberToObject(j, "control_port", h->ctl_port);
 	cJSON_AddStringToObject(j, "resourceVersion", rv);
 	cJSON *objs = cJSON_AddObjectToObject(j, "objects");
 	cJSON *ev = cJSON_AddObjectToObject(j, "events");
@@ -1053,7 +1064,8 @@ static int num_field(const cJSON *spec, const char *key, double min, double max,
 	if (!v)
 		return DS_OK;
 	if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max)
-		return ds_errf(err, DS_EINVAL, "\"%s\" must be a number in [%g, %g]", key, min, max);
+		return ds_errf(err, DS_EINVAL, "\"%s\" must be a number in [%g, %g]", key, min,
+			       max);
 	*out = v->valuedouble;
 	return DS_OK;
 }
@@ -1081,8 +1093,8 @@ typedef struct fault_req {
 
 static int fault_parse(const cJSON *spec, fault_req_t *f, ds_err_t *err)
 {
-	static const char *const known[] = {"mode",     "latency_ms",     "status",
-					    "ratio",    "duration_ms",    "expire_watches",
+	static const char *const known[] = {"mode",         "latency_ms",  "status",
+					    "ratio",        "duration_ms", "expire_watches",
 					    "drop_watches", "compact"};
 	memset(f, 0, sizeof(*f));
 	if (!cJSON_IsObject(spec))
@@ -1116,7 +1128,8 @@ static int fault_parse(const cJSON *spec, fault_req_t *f, ds_err_t *err)
 	    (rc = bool_field(spec, "compact", &f->compact, err)))
 		return rc;
 	if (f->have_status && f->status != 0 && f->status < 400)
-		return ds_errf(err, DS_EINVAL, "\"status\" must be an HTTP error code (4xx/5xx) or 0");
+		return ds_errf(err, DS_EINVAL,
+			       "\"status\" must be an HTTP error code (4xx/5xx) or 0");
 	if (f->mode && !strcmp(f->mode, "slow") && !f->have_latency)
 		return ds_errf(err, DS_EINVAL, "mode \"slow\" needs \"latency_ms\"");
 	return DS_OK;
@@ -1126,8 +1139,8 @@ static int fault_parse(const cJSON *spec, fault_req_t *f, ds_err_t *err)
 static void fault_apply(ds_k8s_http_t *h, const fault_req_t *f)
 {
 	int64_t now = ds_now_ns();
-	int64_t until = f->have_duration && f->duration > 0 ?
-				now + (int64_t)f->duration * DS_NS_PER_MS : 0;
+	int64_t until =
+	    f->have_duration && f->duration > 0 ? now + (int64_t)f->duration * DS_NS_PER_MS : 0;
 	pthread_mutex_lock(&h->fault_mu);
 	if (f->mode && !strcmp(f->mode, "none"))
 		memset(&h->fault, 0, sizeof(h->fault));
@@ -1159,8 +1172,9 @@ static void fault_apply(ds_k8s_http_t *h, const fault_req_t *f)
 
 static int64_t down_until(const fault_req_t *f)
 {
-	return f->have_duration && f->duration > 0 ?
-		       ds_now_ns() + (int64_t)f->duration * DS_NS_PER_MS : 0;
+	return f->have_duration && f->duration > 0
+		   ? ds_now_ns() + (int64_t)f->duration * DS_NS_PER_MS
+		   : 0;
 }
 
 int ds_k8s_http_fault(ds_k8s_http_t *h, const cJSON *spec, ds_err_t *err)
@@ -1177,8 +1191,8 @@ int ds_k8s_http_fault(ds_k8s_http_t *h, const cJSON *spec, ds_err_t *err)
 	return DS_OK;
 }
 
-static enum MHD_Result control(req_t *rq, struct MHD_Connection *c, const char *method,
-			       char **seg, int n)
+static enum MHD_Result control(req_t *rq, struct MHD_Connection *c, const char *method, char **seg,
+			       int n)
 {
 	ds_k8s_http_t *h = rq->in->h;
 	rq->verb = V_CONTROL;
@@ -1198,12 +1212,14 @@ static enum MHD_Result control(req_t *rq, struct MHD_Connection *c, const char *
 		return send_cjson(rq, c, 200, fault_json(h));
 	}
 	if (strcmp(method, "POST") || (strcmp(what, "churn") && strcmp(what, "fault")))
-		return send_error(rq, c, strcmp(what, "churn") && strcmp(what, "fault") &&
-						 strcmp(what, "stats") ? 404 : 405,
-				  strcmp(what, "churn") && strcmp(what, "fault") &&
-						  strcmp(what, "stats") ? "NotFound" :
-									  "MethodNotAllowed",
-				  "control API: GET stats|churn|fault, POST churn|fault, DELETE fault");
+		return send_error(
+		    rq, c,
+		    strcmp(what, "churn") && strcmp(what, "fault") && strcmp(what, "stats") ? 404
+											    : 405,
+		    strcmp(what, "churn") && strcmp(what, "fault") && strcmp(what, "stats")
+			? "NotFound"
+			: "MethodNotAllowed",
+		    "control API: GET stats|churn|fault, POST churn|fault, DELETE fault");
 	cJSON *j = cJSON_ParseWithLength(rq->body.p ? rq->body.p : "", rq->body.len);
 	if (!j)
 		return send_error(rq, c, 400, "BadRequest", "the body must be a JSON object");
@@ -1211,12 +1227,15 @@ static enum MHD_Result control(req_t *rq, struct MHD_Connection *c, const char *
 	enum MHD_Result ret;
 	if (!strcmp(what, "churn")) {
 		const cJSON *rate = cJSON_GetObjectItemCaseSensitive(j, "rate");
-		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "kind"));
+		const char *kind =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "kind"));
 		const cJSON *count = cJSON_GetObjectItemCaseSensitive(j, "count");
 		int k = kind ? ds_k8s_churn_kind_parse(kind) : DS_K8S_CHURN_FLAP;
 		if (!h->churn) {
-			ret = send_error(rq, c, 503, "ServiceUnavailable", "churn is not available");
-		} else if (!cJSON_IsNumber(rate) || rate->valuedouble < 0 || rate->valuedouble > 1e6) {
+			ret =
+			    send_error(rq, c, 503, "ServiceUnavailable", "churn is not available");
+		} else if (!cJSON_IsNumber(rate) || rate->valuedouble < 0 ||
+			   rate->valuedouble > 1e6) {
 			ret = send_error(rq, c, 400, "BadRequest",
 					 "\"rate\" must be a number of operations per second "
 					 "(0 stops)");
@@ -1245,10 +1264,11 @@ static enum MHD_Result control(req_t *rq, struct MHD_Connection *c, const char *
 	bool up = f.mode && (!strcmp(f.mode, "up") || !strcmp(f.mode, "none"));
 	if (down && !rq->in->control_only) {
 		if (!f.have_duration || f.duration <= 0)
-			return send_error(rq, c, 400, "BadRequest",
-					  "mode \"down\" on the API listener needs \"duration_ms\" "
-					  "(nothing could bring it back); use --control-listen for an "
-					  "open-ended outage");
+			return send_error(
+			    rq, c, 400, "BadRequest",
+			    "mode \"down\" on the API listener needs \"duration_ms\" "
+			    "(nothing could bring it back); use --control-listen for an "
+			    "open-ended outage");
 		/* Our own listener: answer first, go down once the answer is out. */
 		rq->down_after = true;
 		rq->up_after_ms = (int64_t)f.duration;
@@ -1312,10 +1332,22 @@ static bool inject_error(ds_k8s_http_t *h, req_t *rq, struct MHD_Connection *c,
 				  "Too many requests, please try again later.");
 		s.retry_after = 1;
 		break;
-	case 500: ds_k8s_status_set(&s, 500, "InternalError", "Internal error occurred: injected fault"); break;
-	case 503: ds_k8s_status_set(&s, 503, "ServiceUnavailable", "the server is currently unable to handle the request"); break;
-	case 504: ds_k8s_status_set(&s, 504, "Timeout", "the server was unable to return a response in the time allotted"); break;
-	default: ds_k8s_status_set(&s, status, "InternalError", "injected fault (%d)", status); break;
+	case 500:
+		ds_k8s_status_set(&s, 500, "InternalError",
+				  "Internal error occurred: injected fault");
+		break;
+	case 503:
+		ds_k8s_status_set(&s, 503, "ServiceUnavailable",
+				  "the server is currently unable to handle the request");
+		break;
+	case 504:
+		ds_k8s_status_set(
+		    &s, 504, "Timeout",
+		    "the server was unable to return a response in the time allotted");
+		break;
+	default:
+		ds_k8s_status_set(&s, status, "InternalError", "injected fault (%d)", status);
+		break;
 	}
 	atomic_fetch_add(&h->injected, 1);
 	*ret = send_status(rq, c, &s);
@@ -1417,8 +1449,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		} else {
 			ret = resource(rq, c, method, "", seg + 2, n - 2);
 		}
-	} else if (!strcmp(seg[0], "apis") &&
-		   (n == 1 || (!strcmp(seg[1], "discovery.k8s.io") && (n == 2 || !strcmp(seg[2], "v1"))))) {
+	} else if (!strcmp(seg[0], "apis") && (n == 1 || (!strcmp(seg[1], "discovery.k8s.io") &&
+							  (n == 2 || !strcmp(seg[2], "v1"))))) {
 		if (n <= 3 && strcmp(method, "GET")) {
 			ret = send_error(rq, c, 405, "MethodNotAllowed", "discovery is read-only");
 		} else if (n <= 3) {
@@ -1478,13 +1510,12 @@ static inst_t *inst_start(ds_k8s_http_t *h, const ds_sockaddr_t *addr, bool cont
 	if (ds_addr_family(addr) == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	unsigned threads = control ? 1 : h->threads;
-	in->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, handler, in, MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
-		MHD_OPTION_CONNECTION_LIMIT, 16384u, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
-		MHD_OPTION_URI_LOG_CALLBACK, uri_log, in, MHD_OPTION_NOTIFY_COMPLETED, completed, in,
-		MHD_OPTION_END);
+	in->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, in, MHD_OPTION_LISTEN_SOCKET, fd,
+				 MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
+				 MHD_OPTION_CONNECTION_LIMIT, 16384u, MHD_OPTION_CONNECTION_TIMEOUT,
+				 600u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+				 MHD_OPTION_URI_LOG_CALLBACK, uri_log, in,
+				 MHD_OPTION_NOTIFY_COMPLETED, completed, in, MHD_OPTION_END);
 	if (!in->d) {
 		char s[DS_ADDRSTR_MAX];
 		close(fd);
@@ -1620,7 +1651,8 @@ int ds_k8s_http_run(ds_k8s_http_t *h)
 	pthread_mutex_lock(&h->life_mu);
 	while (!h->quit) {
 		int64_t now = ds_now_ns();
-		bool bring_up = h->want_up || (!h->api && !h->want_down && h->up_at && now >= h->up_at);
+		bool bring_up =
+		    h->want_up || (!h->api && !h->want_down && h->up_at && now >= h->up_at);
 		if (h->want_down) {
 			h->want_down = false;
 			inst_t *in = h->api;
@@ -1639,7 +1671,8 @@ int ds_k8s_http_run(ds_k8s_http_t *h)
 				int port;
 				inst_t *in = inst_start(h, &h->api_addr, false, &port, &err);
 				if (!in)
-					ds_log(DS_LOG_ERROR, "k8s-sim: cannot bring the API back up: %s",
+					ds_log(DS_LOG_ERROR,
+					       "k8s-sim: cannot bring the API back up: %s",
 					       err.msg);
 				else
 					ds_log(DS_LOG_INFO, "k8s-sim: API up on port %d", port);

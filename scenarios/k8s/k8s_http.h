@@ -30,14 +30,14 @@
 #include "scenarios/k8s/k8s_store.h"
 
 typedef struct ds_k8s_http_opts {
-	const char *listen;          /**< "127.0.0.1:0" picks a free port */
-	const char *control_listen;  /**< second listener for /sim/v1 only, or NULL */
-	unsigned threads;            /**< MHD polling threads (0: one per CPU, at least 2) */
-	bool log_requests;           /**< one log line per finished request */
-	bool watch_list;             /**< serve sendInitialEvents (else 422 it) */
-	unsigned bookmark_ms;        /**< bookmark interval (60000) */
-	unsigned watch_timeout_s;    /**< watch length without timeoutSeconds (1800) */
-	size_t max_body;             /**< largest request body (16 MiB) */
+	const char *listen;         /**< "127.0.0.1:0" picks a free port */
+	const char *control_listen; /**< second listener for /sim/v1 only, or NULL */
+	unsigned threads;           /**< MHD polling threads (0: one per CPU, at least 2) */
+	bool log_requests;          /**< one log line per finished request */
+	bool watch_list;            /**< serve sendInitialEvents (else 422 it) */
+	unsigned bookmark_ms;       /**< bookmark interval (60000) */
+	unsigned watch_timeout_s;   /**< watch length without timeoutSeconds (1800) */
+	size_t max_body;            /**< largest request body (16 MiB) */
 } ds_k8s_http_opts_t;
 
 typedef struct ds_k8s_http ds_k8s_http_t;

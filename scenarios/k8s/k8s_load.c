@@ -16,9 +16,9 @@ static bool all_digits(const char *s, int base)
 	if (!*s)
 		return false;
 	for (; *s; s++) {
-		if (base == 16 ? !isxdigit((unsigned char)*s) :
-		    base == 8  ? (*s < '0' || *s > '7') :
-				 !isdigit((unsigned char)*s))
+		if (base == 16  ? !isxdigit((unsigned char)*s)
+		    : base == 8 ? (*s < '0' || *s > '7')
+				: !isdigit((unsigned char)*s))
 			return false;
 	}
 	return true;
@@ -114,8 +114,8 @@ static cJSON *convert(yaml_document_t *doc, yaml_node_t *node, int depth, ds_err
 				cJSON_Delete(o);
 				return NULL;
 			}
-			cJSON *v = convert(doc, yaml_document_get_node(doc, pr->value), depth + 1,
-					   err);
+			cJSON *v =
+			    convert(doc, yaml_document_get_node(doc, pr->value), depth + 1, err);
 			if (!v) {
 				cJSON_Delete(o);
 				return NULL;
@@ -129,7 +129,8 @@ static cJSON *convert(yaml_document_t *doc, yaml_node_t *node, int depth, ds_err
 		}
 		return o;
 	}
-	default: return cJSON_CreateNull();
+	default:
+		return cJSON_CreateNull();
 	}
 }
 
@@ -146,7 +147,8 @@ cJSON *ds_k8s_yaml_parse(const char *data, size_t len, ds_err_t *err)
 	for (;;) {
 		yaml_document_t doc;
 		if (!yaml_parser_load(&p, &doc)) {
-			ds_errf(err, DS_EINVAL, "line %lu: %s", (unsigned long)p.problem_mark.line + 1,
+			ds_errf(err, DS_EINVAL, "line %lu: %s",
+				(unsigned long)p.problem_mark.line + 1,
 				p.problem ? p.problem : "YAML syntax error");
 			goto fail;
 		}
@@ -183,8 +185,7 @@ static void item_kind(const char *list_kind, char *out, size_t len)
 		out[0] = 0;
 }
 
-static int visit(cJSON *o, const char *name, int idx, ds_k8s_load_cb cb, void *arg,
-		 ds_err_t *err)
+static int visit(cJSON *o, const char *name, int idx, ds_k8s_load_cb cb, void *arg, ds_err_t *err)
 {
 	char where[512];
 	if (!cJSON_IsObject(o))
@@ -195,7 +196,8 @@ static int visit(cJSON *o, const char *name, int idx, ds_k8s_load_cb cb, void *a
 	    !strcmp(kind + strlen(kind) - 4, "List")) {
 		char ik[128];
 		item_kind(kind, ik, sizeof(ik));
-		const char *av = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "apiVersion"));
+		const char *av =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "apiVersion"));
 		int i = 0;
 		cJSON *it;
 		cJSON_ArrayForEach(it, items)

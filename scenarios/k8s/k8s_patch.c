@@ -21,7 +21,8 @@ static int merge_into(cJSON *target, const cJSON *patch, bool strategic)
 				if (!o)
 					return DS_ENOMEM;
 				if (t)
-					cJSON_ReplaceItemInObjectCaseSensitive(target, p->string, o);
+					cJSON_ReplaceItemInObjectCaseSensitive(target, p->string,
+									       o);
 				else
 					cJSON_AddItemToObject(target, p->string, o);
 				t = o;
@@ -273,7 +274,8 @@ static int apply_op(cJSON **doc, const cJSON *op, ds_err_t *err)
 		if (name[0] == 'm') {
 			size_t fl = strlen(from);
 			if (!strncmp(path, from, fl) && path[fl] == '/')
-				return ds_errf(err, DS_EINVAL, "cannot move \"%s\" into itself", from);
+				return ds_errf(err, DS_EINVAL, "cannot move \"%s\" into itself",
+					       from);
 			v = detach_at(*doc, from, err);
 		} else {
 			cJSON *src = get_at(*doc, from, err);

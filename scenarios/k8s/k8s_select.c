@@ -72,7 +72,8 @@ int ds_k8s_label_key_check(const char *key, ds_err_t *err)
 	const char *name = slash ? slash + 1 : key;
 	if (slash && !valid_subdomain(key, (size_t)(slash - key)))
 		return ds_errf(err, DS_EINVAL,
-			       "invalid label key \"%s\": prefix part must be a DNS subdomain", key);
+			       "invalid label key \"%s\": prefix part must be a DNS subdomain",
+			       key);
 	if (!valid_name63(name, strlen(name)))
 		return ds_errf(err, DS_EINVAL,
 			       "invalid label key \"%s\": name part must consist of alphanumeric "
@@ -85,11 +86,12 @@ int ds_k8s_label_key_check(const char *key, ds_err_t *err)
 int ds_k8s_label_value_check(const char *val, ds_err_t *err)
 {
 	if (*val && !valid_name63(val, strlen(val)))
-		return ds_errf(err, DS_EINVAL,
-			       "invalid label value \"%s\": a valid label must be an empty string or "
-			       "consist of alphanumeric characters, '-', '_' or '.', and must start "
-			       "and end with an alphanumeric character (at most 63 characters)",
-			       val);
+		return ds_errf(
+		    err, DS_EINVAL,
+		    "invalid label value \"%s\": a valid label must be an empty string or "
+		    "consist of alphanumeric characters, '-', '_' or '.', and must start "
+		    "and end with an alphanumeric character (at most 63 characters)",
+		    val);
 	return DS_OK;
 }
 
@@ -98,10 +100,10 @@ int ds_k8s_label_value_check(const char *val, ds_err_t *err)
 typedef enum {
 	T_END,
 	T_IDENT,
-	T_NOT,    /* ! */
-	T_EQ,     /* = */
-	T_DEQ,    /* == */
-	T_NE,     /* != */
+	T_NOT, /* ! */
+	T_EQ,  /* = */
+	T_DEQ, /* == */
+	T_NE,  /* != */
 	T_GT,
 	T_LT,
 	T_IN,
@@ -118,8 +120,8 @@ typedef struct lexer {
 
 static bool special(char c)
 {
-	return c == '!' || c == '=' || c == '(' || c == ')' || c == ',' || c == '<' ||
-	       c == '>' || isspace((unsigned char)c);
+	return c == '!' || c == '=' || c == '(' || c == ')' || c == ',' || c == '<' || c == '>' ||
+	       isspace((unsigned char)c);
 }
 
 /* in/notin are keywords only where an operator may appear; the parser
@@ -135,11 +137,16 @@ static tok_t lex(lexer_t *lx, bool kw)
 		return T_END;
 	lx->p++;
 	switch (c) {
-	case '(': return T_OPEN;
-	case ')': return T_CLOSE;
-	case ',': return T_COMMA;
-	case '>': return T_GT;
-	case '<': return T_LT;
+	case '(':
+		return T_OPEN;
+	case ')':
+		return T_CLOSE;
+	case ',':
+		return T_COMMA;
+	case '>':
+		return T_GT;
+	case '<':
+		return T_LT;
 	case '!':
 		if (*lx->p == '=') {
 			lx->p++;
@@ -152,7 +159,8 @@ static tok_t lex(lexer_t *lx, bool kw)
 			return T_DEQ;
 		}
 		return T_EQ;
-	default: break;
+	default:
+		break;
 	}
 	const char *start = lx->p - 1;
 	while (*lx->p && !special(*lx->p))
@@ -219,7 +227,8 @@ static int parse_requirement(lexer_t *lx, ds_k8s_sel_t *sel, ds_err_t *err)
 	if (negate) {
 		if (op != T_END && op != T_COMMA)
 			return ds_errf(err, DS_EINVAL,
-				       "unable to parse requirement: '!%s' takes no operator", r->key);
+				       "unable to parse requirement: '!%s' takes no operator",
+				       r->key);
 		r->op = DS_K8S_SEL_NOTEXISTS;
 		return DS_OK;
 	}
@@ -230,12 +239,24 @@ static int parse_requirement(lexer_t *lx, ds_k8s_sel_t *sel, ds_err_t *err)
 	op = lex(lx, true);
 	switch (op) {
 	case T_EQ:
-	case T_DEQ: r->op = DS_K8S_SEL_EQ; break;
-	case T_NE: r->op = DS_K8S_SEL_NE; break;
-	case T_GT: r->op = DS_K8S_SEL_GT; break;
-	case T_LT: r->op = DS_K8S_SEL_LT; break;
-	case T_IN: r->op = DS_K8S_SEL_IN; break;
-	case T_NOTIN: r->op = DS_K8S_SEL_NOTIN; break;
+	case T_DEQ:
+		r->op = DS_K8S_SEL_EQ;
+		break;
+	case T_NE:
+		r->op = DS_K8S_SEL_NE;
+		break;
+	case T_GT:
+		r->op = DS_K8S_SEL_GT;
+		break;
+	case T_LT:
+		r->op = DS_K8S_SEL_LT;
+		break;
+	case T_IN:
+		r->op = DS_K8S_SEL_IN;
+		break;
+	case T_NOTIN:
+		r->op = DS_K8S_SEL_NOTIN;
+		break;
 	default:
 		return ds_errf(err, DS_EINVAL,
 			       "unable to parse requirement: found '%s', expected: in, notin, =, "
@@ -261,18 +282,21 @@ static int parse_requirement(lexer_t *lx, ds_k8s_sel_t *sel, ds_err_t *err)
 			if (t == T_CLOSE)
 				break;
 			if (t != T_COMMA)
-				return ds_errf(err, DS_EINVAL,
-					       "unable to parse requirement: expected ',' or ')' in "
-					       "the value set of '%s'",
-					       r->key);
+				return ds_errf(
+				    err, DS_EINVAL,
+				    "unable to parse requirement: expected ',' or ')' in "
+				    "the value set of '%s'",
+				    r->key);
 		}
 		return DS_OK;
 	}
 	t = peek(lx, false);
 	if (t == T_END || t == T_COMMA) {
 		if (r->op == DS_K8S_SEL_GT || r->op == DS_K8S_SEL_LT)
-			return ds_errf(err, DS_EINVAL, "unable to parse requirement: '%s' needs "
-				       "an integer value", r->key);
+			return ds_errf(err, DS_EINVAL,
+				       "unable to parse requirement: '%s' needs "
+				       "an integer value",
+				       r->key);
 		return add_val(r, ""); /* "key=" selects the empty value */
 	}
 	if (lex(lx, false) != T_IDENT)
@@ -355,8 +379,10 @@ static char *unescape(const char *s, size_t len, ds_err_t *err)
 		if (s[i] == '\\') {
 			if (i + 1 >= len || !strchr("\\,=", s[i + 1])) {
 				free(out);
-				ds_errf(err, DS_EINVAL, "invalid field selector: invalid escape "
-					"sequence in \"%.*s\"", (int)len, s);
+				ds_errf(err, DS_EINVAL,
+					"invalid field selector: invalid escape "
+					"sequence in \"%.*s\"",
+					(int)len, s);
 				return NULL;
 			}
 			i++;
@@ -459,12 +485,18 @@ static bool in_set(const ds_k8s_selreq_t *r, const char *v)
 static bool req_match(const ds_k8s_selreq_t *r, const char *v)
 {
 	switch (r->op) {
-	case DS_K8S_SEL_EQ: return v && !strcmp(v, r->vals[0]);
-	case DS_K8S_SEL_NE: return !v || strcmp(v, r->vals[0]);
-	case DS_K8S_SEL_IN: return v && in_set(r, v);
-	case DS_K8S_SEL_NOTIN: return !v || !in_set(r, v);
-	case DS_K8S_SEL_EXISTS: return v != NULL;
-	case DS_K8S_SEL_NOTEXISTS: return v == NULL;
+	case DS_K8S_SEL_EQ:
+		return v && !strcmp(v, r->vals[0]);
+	case DS_K8S_SEL_NE:
+		return !v || strcmp(v, r->vals[0]);
+	case DS_K8S_SEL_IN:
+		return v && in_set(r, v);
+	case DS_K8S_SEL_NOTIN:
+		return !v || !in_set(r, v);
+	case DS_K8S_SEL_EXISTS:
+		return v != NULL;
+	case DS_K8S_SEL_NOTEXISTS:
+		return v == NULL;
 	case DS_K8S_SEL_GT:
 	case DS_K8S_SEL_LT: {
 		if (!v)

@@ -24,41 +24,42 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: dnsurge k8s-sim --listen HOST:PORT [options]\n"
-		"\n"
-		"Serve a simulated Kubernetes API (services, endpointslices, namespaces, pods)\n"
-		"for CoreDNS-style clients and kubectl, with scripted churn and faults.\n"
-		"\n"
-		"  --listen HOST:PORT          API address (port 0 picks a free port)\n"
-		"  --control-listen HOST:PORT  extra listener serving only /sim/v1; it stays up\n"
-		"                              while the API is \"down\"\n"
-		"  --load FILE                 objects from JSON or YAML (kubectl get -o json|yaml,\n"
-		"                              Lists, multi-document YAML); repeatable, - is stdin\n"
-		"  --synth SPEC                generate a cluster: services=N,endpoints=M,pods=P,\n"
-		"                              namespaces=K,seed=S[,dualstack=1,headless=PCT,\n"
-		"                              externalname=PCT,slice=N,system=0]\n"
-		"  --churn RATE                churn operations per second from the start\n"
-		"  --churn-kind KIND           endpoint-flap (default), endpoint-move, services,\n"
-		"                              pods or mix\n"
-		"  --fault SPEC                start with a fault, as in POST /sim/v1/fault with\n"
-		"                              k=v pairs: status=429,ratio=0.2 or\n"
-		"                              mode=slow,latency_ms=200 (repeatable)\n"
-		"  --history N                 watch events kept per resource (default 10000)\n"
-		"  --bookmark-interval D       BOOKMARK interval, Go duration (default 60s)\n"
-		"  --watch-timeout D           watch length when timeoutSeconds is absent (30m)\n"
-		"  --continue-ttl D            lifetime of LIST continue tokens (default 5m)\n"
-		"  --no-watch-list             reject sendInitialEvents with 422, like an API\n"
-		"                              server without the WatchList feature\n"
-		"  --threads N                 HTTP threads (default: one per CPU, at least 2)\n"
-		"  --ready-file PATH           write the bound API port there once listening\n"
-		"  --log-requests              one log line per request\n"
-		"  --quiet                     log warnings and errors only\n"
-		"  -h, --help                  this text\n"
-		"\n"
-		"Control API on the same server (and on --control-listen):\n"
-		"  GET /sim/v1/stats   POST|GET /sim/v1/churn   POST|GET|DELETE /sim/v1/fault\n"
-		"Runs until SIGINT or SIGTERM. See docs/K8S-SIM.md.\n");
+	fprintf(
+	    f,
+	    "usage: dnsurge k8s-sim --listen HOST:PORT [options]\n"
+	    "\n"
+	    "Serve a simulated Kubernetes API (services, endpointslices, namespaces, pods)\n"
+	    "for CoreDNS-style clients and kubectl, with scripted churn and faults.\n"
+	    "\n"
+	    "  --listen HOST:PORT          API address (port 0 picks a free port)\n"
+	    "  --control-listen HOST:PORT  extra listener serving only /sim/v1; it stays up\n"
+	    "                              while the API is \"down\"\n"
+	    "  --load FILE                 objects from JSON or YAML (kubectl get -o json|yaml,\n"
+	    "                              Lists, multi-document YAML); repeatable, - is stdin\n"
+	    "  --synth SPEC                generate a cluster: services=N,endpoints=M,pods=P,\n"
+	    "                              namespaces=K,seed=S[,dualstack=1,headless=PCT,\n"
+	    "                              externalname=PCT,slice=N,system=0]\n"
+	    "  --churn RATE                churn operations per second from the start\n"
+	    "  --churn-kind KIND           endpoint-flap (default), endpoint-move, services,\n"
+	    "                              pods or mix\n"
+	    "  --fault SPEC                start with a fault, as in POST /sim/v1/fault with\n"
+	    "                              k=v pairs: status=429,ratio=0.2 or\n"
+	    "                              mode=slow,latency_ms=200 (repeatable)\n"
+	    "  --history N                 watch events kept per resource (default 10000)\n"
+	    "  --bookmark-interval D       BOOKMARK interval, Go duration (default 60s)\n"
+	    "  --watch-timeout D           watch length when timeoutSeconds is absent (30m)\n"
+	    "  --continue-ttl D            lifetime of LIST continue tokens (default 5m)\n"
+	    "  --no-watch-list             reject sendInitialEvents with 422, like an API\n"
+	    "                              server without the WatchList feature\n"
+	    "  --threads N                 HTTP threads (default: one per CPU, at least 2)\n"
+	    "  --ready-file PATH           write the bound API port there once listening\n"
+	    "  --log-requests              one log line per request\n"
+	    "  --quiet                     log warnings and errors only\n"
+	    "  -h, --help                  this text\n"
+	    "\n"
+	    "Control API on the same server (and on --control-listen):\n"
+	    "  GET /sim/v1/stats   POST|GET /sim/v1/churn   POST|GET|DELETE /sim/v1/fault\n"
+	    "Runs until SIGINT or SIGTERM. See docs/K8S-SIM.md.\n");
 }
 
 enum {
@@ -129,24 +130,24 @@ static int parse_dur(const char *opt, const char *v, int64_t min_ns, int64_t *ou
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	static const struct option lo[] = {
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"control-listen", required_argument, NULL, OPT_CONTROL},
-		{"load", required_argument, NULL, OPT_LOAD},
-		{"synth", required_argument, NULL, OPT_SYNTH},
-		{"churn", required_argument, NULL, OPT_CHURN},
-		{"churn-kind", required_argument, NULL, OPT_CHURN_KIND},
-		{"fault", required_argument, NULL, OPT_FAULT},
-		{"history", required_argument, NULL, OPT_HISTORY},
-		{"bookmark-interval", required_argument, NULL, OPT_BOOKMARK},
-		{"watch-timeout", required_argument, NULL, OPT_WATCH_TIMEOUT},
-		{"continue-ttl", required_argument, NULL, OPT_CONTINUE_TTL},
-		{"no-watch-list", no_argument, NULL, OPT_NO_WATCH_LIST},
-		{"threads", required_argument, NULL, OPT_THREADS},
-		{"ready-file", required_argument, NULL, OPT_READY_FILE},
-		{"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
-		{"quiet", no_argument, NULL, OPT_QUIET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, OPT_LISTEN},
+	    {"control-listen", required_argument, NULL, OPT_CONTROL},
+	    {"load", required_argument, NULL, OPT_LOAD},
+	    {"synth", required_argument, NULL, OPT_SYNTH},
+	    {"churn", required_argument, NULL, OPT_CHURN},
+	    {"churn-kind", required_argument, NULL, OPT_CHURN_KIND},
+	    {"fault", required_argument, NULL, OPT_FAULT},
+	    {"history", required_argument, NULL, OPT_HISTORY},
+	    {"bookmark-interval", required_argument, NULL, OPT_BOOKMARK},
+	    {"watch-timeout", required_argument, NULL, OPT_WATCH_TIMEOUT},
+	    {"continue-ttl", required_argument, NULL, OPT_CONTINUE_TTL},
+	    {"no-watch-list", no_argument, NULL, OPT_NO_WATCH_LIST},
+	    {"threads", required_argument, NULL, OPT_THREADS},
+	    {"ready-file", required_argument, NULL, OPT_READY_FILE},
+	    {"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
+	    {"quiet", no_argument, NULL, OPT_QUIET},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	ds_err_t err;
 	o->churn_kind = DS_K8S_CHURN_FLAP;
@@ -160,10 +161,18 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		const char *v = optarg;
 		switch (c) {
-		case 'h': usage(stdout); return 1;
-		case OPT_LISTEN: o->listen = v; break;
-		case OPT_CONTROL: o->control = v; break;
-		case OPT_READY_FILE: o->ready_file = v; break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case OPT_LISTEN:
+			o->listen = v;
+			break;
+		case OPT_CONTROL:
+			o->control = v;
+			break;
+		case OPT_READY_FILE:
+			o->ready_file = v;
+			break;
 		case OPT_LOAD:
 			if (add_str(&o->loads, &o->nloads, v))
 				return bad("out of memory");
@@ -179,16 +188,19 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			break;
 		case OPT_CHURN:
 			if (ds_parse_double(v, &o->churn) || o->churn < 0 || o->churn > 1e6)
-				return bad("--churn: \"%s\" is not a rate (operations per second)", v);
+				return bad("--churn: \"%s\" is not a rate (operations per second)",
+					   v);
 			break;
 		case OPT_CHURN_KIND:
 			if ((o->churn_kind = ds_k8s_churn_kind_parse(v)) < 0)
 				return bad("--churn-kind: unknown kind \"%s\" (endpoint-flap, "
-					   "endpoint-move, services, pods, mix)", v);
+					   "endpoint-move, services, pods, mix)",
+					   v);
 			break;
 		case OPT_HISTORY:
 			if (ds_parse_int(v, 16, 10000000, &o->history))
-				return bad("--history: \"%s\" must be a number from 16 to 10000000", v);
+				return bad("--history: \"%s\" must be a number from 16 to 10000000",
+					   v);
 			break;
 		case OPT_BOOKMARK:
 			if (parse_dur("--bookmark-interval", v, DS_NS_PER_MS, &o->bookmark_ns))
@@ -202,15 +214,23 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			if (parse_dur("--continue-ttl", v, DS_NS_PER_SEC, &o->continue_ttl_ns))
 				return 2;
 			break;
-		case OPT_NO_WATCH_LIST: o->no_watch_list = true; break;
+		case OPT_NO_WATCH_LIST:
+			o->no_watch_list = true;
+			break;
 		case OPT_THREADS:
 			if (ds_parse_int(v, 1, 256, &o->threads))
 				return bad("--threads: \"%s\" must be a number from 1 to 256", v);
 			break;
-		case OPT_LOG_REQUESTS: o->log_requests = true; break;
-		case OPT_QUIET: o->quiet = true; break;
-		case ':': return bad("%s needs a value", argv[optind - 1]);
-		default: return bad("unknown option \"%s\"", argv[optind - 1]);
+		case OPT_LOG_REQUESTS:
+			o->log_requests = true;
+			break;
+		case OPT_QUIET:
+			o->quiet = true;
+			break;
+		case ':':
+			return bad("%s needs a value", argv[optind - 1]);
+		default:
+			return bad("unknown option \"%s\"", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -338,9 +358,9 @@ int ds_k8s_sim_main(int argc, char **argv)
 	ds_log_set_quiet(o.quiet);
 	ret = 2;
 	ds_k8s_store_opts_t so = {
-		.history = (size_t)o.history,
-		.continue_ttl_s = (unsigned)(o.continue_ttl_ns / DS_NS_PER_SEC),
-		.seed = o.synth ? o.so.seed : 1,
+	    .history = (size_t)o.history,
+	    .continue_ttl_s = (unsigned)(o.continue_ttl_ns / DS_NS_PER_SEC),
+	    .seed = o.synth ? o.so.seed : 1,
 	};
 	if (!(st = ds_k8s_store_new(&so))) {
 		fprintf(stderr, "dnsurge k8s-sim: out of memory\n");
@@ -372,11 +392,13 @@ int ds_k8s_sim_main(int argc, char **argv)
 		ds_log(DS_LOG_WARNING, "k8s-sim: ignored %zu objects of kinds not simulated",
 		       lc.skipped);
 	if (dups)
-		ds_log(DS_LOG_WARNING, "k8s-sim: %zu objects loaded twice; the last one wins", dups);
+		ds_log(DS_LOG_WARNING, "k8s-sim: %zu objects loaded twice; the last one wins",
+		       dups);
 	cJSON *faults[64];
 	size_t nfaults = 0;
 	for (size_t i = 0; i < o.nfaults; i++) {
-		if (nfaults == DS_ARRAY_SIZE(faults) || !(faults[nfaults] = kv_to_json(o.faults[i], &e))) {
+		if (nfaults == DS_ARRAY_SIZE(faults) ||
+		    !(faults[nfaults] = kv_to_json(o.faults[i], &e))) {
 			fprintf(stderr, "dnsurge k8s-sim: %s\n",
 				nfaults == DS_ARRAY_SIZE(faults) ? "too many --fault" : e.msg);
 			goto out_faults;
@@ -399,13 +421,13 @@ int ds_k8s_sim_main(int argc, char **argv)
 	raise_nofile();
 
 	ds_k8s_http_opts_t ho = {
-		.listen = o.listen,
-		.control_listen = o.control,
-		.threads = (unsigned)o.threads,
-		.log_requests = o.log_requests,
-		.watch_list = !o.no_watch_list,
-		.bookmark_ms = (unsigned)(o.bookmark_ns / DS_NS_PER_MS),
-		.watch_timeout_s = (unsigned)(o.watch_timeout_ns / DS_NS_PER_SEC),
+	    .listen = o.listen,
+	    .control_listen = o.control,
+	    .threads = (unsigned)o.threads,
+	    .log_requests = o.log_requests,
+	    .watch_list = !o.no_watch_list,
+	    .bookmark_ms = (unsigned)(o.bookmark_ns / DS_NS_PER_MS),
+	    .watch_timeout_s = (unsigned)(o.watch_timeout_ns / DS_NS_PER_SEC),
 	};
 	if (!(h = ds_k8s_http_new(st, churn, &ho, &e))) {
 		fprintf(stderr, "dnsurge k8s-sim: %s\n", e.msg);
@@ -423,12 +445,16 @@ int ds_k8s_sim_main(int argc, char **argv)
 		ret = 1;
 		goto out_faults;
 	}
+	char ctl[48] = "";
+	if (o.control)
+		snprintf(ctl, sizeof(ctl), ", control API on port %d", ds_k8s_http_control_port(h));
 	ds_log(DS_LOG_INFO,
 	       "k8s-sim: serving %zu services, %zu endpointslices, %zu namespaces, %zu pods "
 	       "(resourceVersion %" PRIu64 ") on port %d%s",
-	       ds_k8s_store_count(st, DS_K8S_SERVICES), ds_k8s_store_count(st, DS_K8S_ENDPOINTSLICES),
+	       ds_k8s_store_count(st, DS_K8S_SERVICES),
+	       ds_k8s_store_count(st, DS_K8S_ENDPOINTSLICES),
 	       ds_k8s_store_count(st, DS_K8S_NAMESPACES), ds_k8s_store_count(st, DS_K8S_PODS),
-	       ds_k8s_store_rv(st), ds_k8s_http_port(h), o.control ? " (+ control listener)" : "");
+	       ds_k8s_store_rv(st), ds_k8s_http_port(h), ctl);
 	if (o.ready_file) {
 		int rc = write_ready(o.ready_file, ds_k8s_http_port(h));
 		if (rc) {

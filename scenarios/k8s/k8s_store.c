@@ -18,22 +18,21 @@
 /* ---- resources ---- */
 
 static const char *const svc_fields[] = {"spec.clusterIP", "spec.type", NULL};
-static const char *const pod_fields[] = {"spec.nodeName",      "spec.restartPolicy",
-					 "spec.schedulerName", "spec.serviceAccountName",
-					 "status.phase",       "status.podIP",
-					 "status.nominatedNodeName", NULL};
+static const char *const pod_fields[] = {
+    "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",       "spec.serviceAccountName",
+    "status.phase",  "status.podIP",       "status.nominatedNodeName", NULL};
 static const char *const ns_fields[] = {"status.phase", NULL};
 static const char *const no_fields[] = {NULL};
 
 static const ds_k8s_resinfo_t resinfo[DS_K8S_NRES] = {
-	[DS_K8S_SERVICES] = {"services", "service", "Service", "ServiceList", "", "v1", "svc",
-			     true, svc_fields},
-	[DS_K8S_ENDPOINTSLICES] = {"endpointslices", "endpointslice", "EndpointSlice",
-				   "EndpointSliceList", "discovery.k8s.io",
-				   "discovery.k8s.io/v1", NULL, true, no_fields},
-	[DS_K8S_NAMESPACES] = {"namespaces", "namespace", "Namespace", "NamespaceList", "", "v1",
-			       "ns", false, ns_fields},
-	[DS_K8S_PODS] = {"pods", "pod", "Pod", "PodList", "", "v1", "po", true, pod_fields},
+    [DS_K8S_SERVICES] = {"services", "service", "Service", "ServiceList", "", "v1", "svc", true,
+			 svc_fields},
+    [DS_K8S_ENDPOINTSLICES] = {"endpointslices", "endpointslice", "EndpointSlice",
+			       "EndpointSliceList", "discovery.k8s.io", "discovery.k8s.io/v1", NULL,
+			       true, no_fields},
+    [DS_K8S_NAMESPACES] = {"namespaces", "namespace", "Namespace", "NamespaceList", "", "v1", "ns",
+			   false, ns_fields},
+    [DS_K8S_PODS] = {"pods", "pod", "Pod", "PodList", "", "v1", "po", true, pod_fields},
 };
 
 const ds_k8s_resinfo_t *ds_k8s_res_info(ds_k8s_res_t res)
@@ -79,11 +78,16 @@ int ds_k8s_status_set(ds_k8s_status_t *st, int code, const char *reason, const c
 		va_end(ap);
 	}
 	switch (code) {
-	case 404: return DS_ENOENT;
-	case 409: return reason && !strcmp(reason, "AlreadyExists") ? DS_EEXIST : DS_EAGAIN;
-	case 410: return DS_ERANGE;
-	case 504: return DS_ETIMEDOUT;
-	default: return code >= 500 ? DS_EIO : DS_EINVAL;
+	case 404:
+		return DS_ENOENT;
+	case 409:
+		return reason && !strcmp(reason, "AlreadyExists") ? DS_EEXIST : DS_EAGAIN;
+	case 410:
+		return DS_ERANGE;
+	case 504:
+		return DS_ETIMEDOUT;
+	default:
+		return code >= 500 ? DS_EIO : DS_EINVAL;
 	}
 }
 
@@ -110,10 +114,10 @@ static int status_obj(ds_k8s_status_t *st, int code, const char *reason, ds_k8s_
 static const char *qualified(ds_k8s_res_t res)
 {
 	static const char *q[DS_K8S_NRES] = {
-		[DS_K8S_SERVICES] = "services",
-		[DS_K8S_ENDPOINTSLICES] = "endpointslices.discovery.k8s.io",
-		[DS_K8S_NAMESPACES] = "namespaces",
-		[DS_K8S_PODS] = "pods",
+	    [DS_K8S_SERVICES] = "services",
+	    [DS_K8S_ENDPOINTSLICES] = "endpointslices.discovery.k8s.io",
+	    [DS_K8S_NAMESPACES] = "namespaces",
+	    [DS_K8S_PODS] = "pods",
 	};
 	return q[res];
 }
@@ -243,9 +247,10 @@ static ds_k8s_meta_t *meta_build(ds_k8s_res_t res, const cJSON *o)
 {
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
-	const char *ns = resinfo[res].namespaced ?
-				 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace")) :
-				 "";
+	const char *ns =
+	    resinfo[res].namespaced
+		? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"))
+		: "";
 	if (!name || !ns)
 		return NULL;
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
@@ -307,42 +312,49 @@ static ds_k8s_meta_t *meta_build(ds_k8s_res_t res, const cJSON *o)
 /*
  * Serialise o with a placeholder where the resourceVersion goes, so the
  * expensive print happens outside the store lock and the commit only
- * writes digits.
+ * writes digits. hint (the size of the previous version, 0 if none) lets
+ * the print go into one right-sized buffer instead of a chain of growing
+ * reallocs, which under churn cost more than the printing itself.
  */
-static ds_k8s_obj_t *obj_build(ds_k8s_res_t res, cJSON *o)
+static ds_k8s_obj_t *obj_build(ds_k8s_res_t res, cJSON *o, size_t hint)
 {
+	_Static_assert(sizeof(RV_MARK) - 1 >= RV_ROOM, "the RV room is carved out of the marker");
 	cJSON *md = jobj(o, "metadata");
 	if (!md)
 		return NULL;
 	jset_str(md, "resourceVersion", RV_MARK);
 	ds_k8s_obj_t *obj = calloc(1, sizeof(*obj));
-	char *txt = cJSON_PrintUnformatted(o);
-	if (!obj || !txt)
+	char *txt = NULL;
+	if (!obj)
+		goto fail;
+	if (hint) {
+		int cap = (int)(hint + hint / 8 + 256);
+		txt = malloc((size_t)cap);
+		if (txt && !cJSON_PrintPreallocated(o, txt, cap, false)) {
+			free(txt);
+			txt = NULL;
+		}
+	}
+	if (!txt && !(txt = cJSON_PrintUnformatted(o)))
 		goto fail;
 	char *m = strstr(txt, "\"" RV_MARK "\"");
 	if (!m)
 		goto fail;
 	size_t len = strlen(txt), off = (size_t)(m - txt) + 1, ml = strlen(RV_MARK);
-	size_t suf = len - off - ml;
-	obj->json = malloc(off + RV_ROOM + suf + 1);
-	if (!obj->json)
-		goto fail;
-	memcpy(obj->json, txt, off);
-	memset(obj->json + off, '0', RV_ROOM);
-	memcpy(obj->json + off + RV_ROOM, txt + off + ml, suf + 1);
-	obj->len = off + RV_ROOM + suf;
+	/* The marker is longer than the room the digits need: shrink in place. */
+	memmove(txt + off + RV_ROOM, txt + off + ml, len - off - ml + 1);
+	memset(txt + off, '0', RV_ROOM);
+	obj->json = txt;
+	obj->len = len - ml + RV_ROOM;
 	obj->rv_off = off;
 	obj->rv_len = RV_ROOM;
 	obj->res = res;
 	atomic_init(&obj->ref, 1);
 	if (!(obj->meta = meta_build(res, o)))
 		goto fail;
-	free(txt);
 	return obj;
 fail:
 	free(txt);
-	if (obj)
-		free(obj->json);
 	free(obj);
 	return NULL;
 }
@@ -400,9 +412,9 @@ typedef struct resstate {
 	ds_k8s_obj_t **objs; /* sorted by meta->key once sealed */
 	size_t n, cap;
 	event_t *ring;
-	uint64_t head;          /* seq of the oldest event kept */
-	_Atomic uint64_t tail;  /* seq the next event gets */
-	uint64_t floor_rv;      /* every event with rv > floor_rv is in the ring */
+	uint64_t head;         /* seq of the oldest event kept */
+	_Atomic uint64_t tail; /* seq the next event gets */
+	uint64_t floor_rv;     /* every event with rv > floor_rv is in the ring */
 	uint64_t nevents;
 } resstate_t;
 
@@ -604,8 +616,8 @@ static void ns_range(const resstate_t *r, const ds_k8s_resinfo_t *ri, const char
 
 static int make_key(ds_k8s_res_t res, const char *ns, const char *name, char *out, size_t len)
 {
-	int n = resinfo[res].namespaced ? snprintf(out, len, "%s/%s", ns ? ns : "", name) :
-					  snprintf(out, len, "%s", name);
+	int n = resinfo[res].namespaced ? snprintf(out, len, "%s/%s", ns ? ns : "", name)
+					: snprintf(out, len, "%s", name);
 	return n > 0 && (size_t)n < len ? DS_OK : DS_EINVAL;
 }
 
@@ -632,8 +644,8 @@ static void remove_at(resstate_t *r, size_t i)
 }
 
 /* Record an event; takes over the references to obj and prev. Lock held. */
-static void ring_push(ds_k8s_store_t *st, ds_k8s_res_t res, ds_k8s_evtype_t type,
-		      ds_k8s_obj_t *obj, ds_k8s_obj_t *prev)
+static void ring_push(ds_k8s_store_t *st, ds_k8s_res_t res, ds_k8s_evtype_t type, ds_k8s_obj_t *obj,
+		      ds_k8s_obj_t *prev)
 {
 	resstate_t *r = &st->r[res];
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -699,7 +711,7 @@ static void ip_mark(ds_k8s_store_t *st, const char *ip, bool used)
 	if (used)
 		st->ipmap[off / 8] |= (uint8_t)(1u << (off % 8));
 	else
-		st->ipmap[off / 8] &= (uint8_t)~(1u << (off % 8));
+		st->ipmap[off / 8] &= (uint8_t) ~(1u << (off % 8));
 	pthread_mutex_unlock(&st->misc_mu);
 }
 
@@ -808,7 +820,7 @@ static int prepare_service(ds_k8s_store_t *st, cJSON *o, const cJSON *old, prep_
 	}
 	if (!strcmp(type, "ExternalName")) {
 		const char *ext =
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "externalName"));
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "externalName"));
 		if (!ext || !*ext)
 			return ds_k8s_status_set(s, 422, "Invalid",
 						 "Service \"%s\" is invalid: spec.externalName: "
@@ -823,16 +835,18 @@ static int prepare_service(ds_k8s_store_t *st, cJSON *o, const cJSON *old, prep_
 		if (!cip || !*cip) {
 			jset_str(spec, "clusterIP", old_cip);
 			cJSON *oips = cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(old, "spec"), "clusterIPs");
+			    cJSON_GetObjectItemCaseSensitive(old, "spec"), "clusterIPs");
 			cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
 			if (oips)
-				cJSON_AddItemToObject(spec, "clusterIPs", cJSON_Duplicate(oips, true));
+				cJSON_AddItemToObject(spec, "clusterIPs",
+						      cJSON_Duplicate(oips, true));
 			cip = old_cip;
 		} else if (strcmp(cip, old_cip)) {
-			return ds_k8s_status_set(s, 422, "Invalid",
-						 "Service \"%s\" is invalid: spec.clusterIP: Invalid "
-						 "value: \"%s\": field is immutable",
-						 name, cip);
+			return ds_k8s_status_set(
+			    s, 422, "Invalid",
+			    "Service \"%s\" is invalid: spec.clusterIP: Invalid "
+			    "value: \"%s\": field is immutable",
+			    name, cip);
 		}
 	}
 	const char *pol = jpath_str(o, "spec.ipFamilyPolicy");
@@ -853,10 +867,11 @@ static int prepare_service(ds_k8s_store_t *st, cJSON *o, const cJSON *old, prep_
 	} else if (strcmp(cip, "None")) {
 		uint8_t buf[16];
 		if (!ds_ip_parse(cip, buf))
-			return ds_k8s_status_set(s, 422, "Invalid",
-						 "Service \"%s\" is invalid: spec.clusterIP: Invalid "
-						 "value: \"%s\": must be a valid IP address",
-						 name, cip);
+			return ds_k8s_status_set(
+			    s, 422, "Invalid",
+			    "Service \"%s\" is invalid: spec.clusterIP: Invalid "
+			    "value: \"%s\": must be a valid IP address",
+			    name, cip);
 		if (!old_cip || strcmp(old_cip, cip))
 			ip_mark(st, cip, true);
 	}
@@ -874,7 +889,8 @@ static int prepare_service(ds_k8s_store_t *st, cJSON *o, const cJSON *old, prep_
 			const char *v = cJSON_GetStringValue(ip);
 			if (!v || !strcmp(v, "None"))
 				continue;
-			cJSON_AddItemToArray(fam, cJSON_CreateString(strchr(v, ':') ? "IPv6" : "IPv4"));
+			cJSON_AddItemToArray(fam,
+					     cJSON_CreateString(strchr(v, ':') ? "IPv6" : "IPv4"));
 			any = true;
 		}
 		if (!any)
@@ -915,7 +931,8 @@ static int prepare(ds_k8s_store_t *st, ds_k8s_res_t res, cJSON *o, const char *u
 	if (!md)
 		return DS_ENOMEM;
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
-	const char *gen = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "generateName"));
+	const char *gen =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "generateName"));
 	if ((!name || !*name) && gen && *gen && !old) {
 		static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
 		char buf[300];
@@ -961,12 +978,13 @@ static int prepare(ds_k8s_store_t *st, ds_k8s_res_t res, cJSON *o, const char *u
 		ds_err_t e;
 		if (!cJSON_IsString(l))
 			return ds_k8s_status_set(s, 400, "BadRequest",
-						 "label \"%s\" must have a string value", l->string);
+						 "label \"%s\" must have a string value",
+						 l->string);
 		if (ds_k8s_label_key_check(l->string, &e) ||
 		    ds_k8s_label_value_check(l->valuestring, &e))
 			return status_obj(s, 422, "Invalid", res, name,
-					  "%s \"%s\" is invalid: metadata.labels: %s", ri->kind, name,
-					  e.msg);
+					  "%s \"%s\" is invalid: metadata.labels: %s", ri->kind,
+					  name, e.msg);
 	}
 	if (old) {
 		const char *uid = jpath_str(old, "metadata.uid");
@@ -983,16 +1001,19 @@ static int prepare(ds_k8s_store_t *st, ds_k8s_res_t res, cJSON *o, const char *u
 			pthread_mutex_unlock(&st->misc_mu);
 			jset_str(md, "uid", uid);
 		}
-		if (!cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "creationTimestamp"))) {
+		if (!cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(md, "creationTimestamp"))) {
 			char t[DS_K8S_TIME_MAX];
 			jset_str(md, "creationTimestamp",
 				 ds_k8s_fmt_time(ds_wall_ns(), false, t, sizeof(t)));
 		}
 	}
 	switch (res) {
-	case DS_K8S_SERVICES: return prepare_service(st, o, old, p, s);
+	case DS_K8S_SERVICES:
+		return prepare_service(st, o, old, p, s);
 	case DS_K8S_ENDPOINTSLICES: {
-		const char *at = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "addressType"));
+		const char *at =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "addressType"));
 		if (!at || (strcmp(at, "IPv4") && strcmp(at, "IPv6") && strcmp(at, "FQDN")))
 			return status_obj(s, 422, "Invalid", res, name,
 					  "EndpointSlice.discovery.k8s.io \"%s\" is invalid: "
@@ -1024,7 +1045,8 @@ static int prepare(ds_k8s_store_t *st, ds_k8s_res_t res, cJSON *o, const char *u
 			jset_str(status, "phase", "Pending");
 		return DS_OK;
 	}
-	default: return DS_OK;
+	default:
+		return DS_OK;
 	}
 }
 
@@ -1055,7 +1077,7 @@ int ds_k8s_store_load(ds_k8s_store_t *st, cJSON *obj, ds_err_t *err)
 	int rc = prepare(st, (ds_k8s_res_t)res, obj, nsbuf[0] ? nsbuf : NULL, NULL, &p, &s);
 	if (rc)
 		return ds_errf(err, rc == DS_ENOMEM ? rc : DS_EINVAL, "%s", s.message);
-	ds_k8s_obj_t *o = obj_build((ds_k8s_res_t)res, obj);
+	ds_k8s_obj_t *o = obj_build((ds_k8s_res_t)res, obj, 0);
 	if (!o)
 		return ds_errf(err, DS_ENOMEM, "out of memory");
 	obj_stamp(o, next_rv(st));
@@ -1193,7 +1215,7 @@ int ds_k8s_store_create(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, cJ
 	int rc = prepare(st, res, obj, ns, NULL, &p, status);
 	if (rc)
 		goto fail;
-	ds_k8s_obj_t *o = obj_build(res, obj);
+	ds_k8s_obj_t *o = obj_build(res, obj, 0);
 	if (!o) {
 		rc = ds_k8s_status_set(status, 500, "InternalError", "out of memory");
 		goto fail;
@@ -1233,9 +1255,35 @@ fail:
 	return rc;
 }
 
+/*
+ * What prepare() needs to know of the version being replaced: a copy of
+ * these few fields saves parsing the whole object a second time.
+ */
+static cJSON *old_facts(const cJSON *cur)
+{
+	static const char *const paths[][2] = {
+	    {"metadata", "uid"},    {"metadata", "creationTimestamp"},
+	    {"spec", "type"},       {"spec", "clusterIP"},
+	    {"spec", "clusterIPs"},
+	};
+	cJSON *f = cJSON_CreateObject();
+	for (size_t i = 0; f && i < DS_ARRAY_SIZE(paths); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(cur, paths[i][0]), paths[i][1]);
+		if (!v)
+			continue;
+		cJSON *parent = jobj(f, paths[i][0]);
+		cJSON *c = cJSON_Duplicate(v, true);
+		if (parent && c)
+			cJSON_AddItemToObject(parent, paths[i][1], c);
+		else
+			cJSON_Delete(c);
+	}
+	return f;
+}
+
 /* fn for ds_k8s_store_mutate: replaces *obj. */
-typedef int (*replace_fn)(void *arg, cJSON **obj, const ds_k8s_obj_t *cur,
-			  ds_k8s_status_t *status);
+typedef int (*replace_fn)(void *arg, cJSON **obj, const ds_k8s_obj_t *cur, ds_k8s_status_t *status);
 
 static int replace_common(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, const char *name,
 			  replace_fn fn, void *arg, ds_k8s_obj_t **out, ds_k8s_status_t *status)
@@ -1250,7 +1298,7 @@ static int replace_common(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, 
 		if (rc)
 			return rc;
 		cJSON *o = ds_k8s_obj_parse(cur);
-		cJSON *old = ds_k8s_obj_parse(cur);
+		cJSON *old = o ? old_facts(o) : NULL;
 		prep_t p = {0};
 		if (!o || !old) {
 			rc = ds_k8s_status_set(status, 500, "InternalError", "out of memory");
@@ -1261,16 +1309,18 @@ static int replace_common(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, 
 		const char *nn = jpath_str(o, "metadata.name");
 		const char *nns = jpath_str(o, "metadata.namespace");
 		if (nn && strcmp(nn, cur->meta->name)) {
-			rc = ds_k8s_status_set(status, 400, "BadRequest",
-					       "the name of the object (%s) does not match the name "
-					       "on the URL (%s)",
-					       nn, cur->meta->name);
+			rc =
+			    ds_k8s_status_set(status, 400, "BadRequest",
+					      "the name of the object (%s) does not match the name "
+					      "on the URL (%s)",
+					      nn, cur->meta->name);
 			goto fail;
 		}
 		if (resinfo[res].namespaced && nns && *nns && strcmp(nns, cur->meta->ns)) {
-			rc = ds_k8s_status_set(status, 400, "BadRequest",
-					       "the namespace of the provided object does not match "
-					       "the namespace sent on the request");
+			rc =
+			    ds_k8s_status_set(status, 400, "BadRequest",
+					      "the namespace of the provided object does not match "
+					      "the namespace sent on the request");
 			goto fail;
 		}
 		if (cJSON_IsObject(o)) {
@@ -1281,7 +1331,7 @@ static int replace_common(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, 
 		if ((rc = prepare(st, res, o, resinfo[res].namespaced ? cur->meta->ns : NULL, old,
 				  &p, status)))
 			goto fail;
-		ds_k8s_obj_t *nobj = obj_build(res, o);
+		ds_k8s_obj_t *nobj = obj_build(res, o, cur->len);
 		if (!nobj) {
 			rc = ds_k8s_status_set(status, 500, "InternalError", "out of memory");
 			goto fail;
@@ -1407,8 +1457,7 @@ static int mutate_fn(void *arg, cJSON **obj, const ds_k8s_obj_t *cur, ds_k8s_sta
 }
 
 int ds_k8s_store_mutate(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, const char *name,
-			ds_k8s_mutate_fn fn, void *arg, ds_k8s_obj_t **out,
-			ds_k8s_status_t *status)
+			ds_k8s_mutate_fn fn, void *arg, ds_k8s_obj_t **out, ds_k8s_status_t *status)
 {
 	mutate_arg_t ma = {fn, arg};
 	return replace_common(st, res, ns, name, mutate_fn, &ma, out, status);
@@ -1469,6 +1518,72 @@ int ds_k8s_store_delete(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, co
 	} else {
 		notify(st, res);
 	}
+	return DS_OK;
+}
+
+int ds_k8s_store_splice(ds_k8s_store_t *st, ds_k8s_obj_t *cur, const ds_k8s_edit_t *ed, size_t n,
+			ds_k8s_obj_t **out)
+{
+	if (out)
+		*out = NULL;
+	size_t len = cur->len - cur->rv_len + RV_ROOM;
+	for (size_t i = 0; i < n; i++)
+		len = len - ed[i].len + ed[i].tlen;
+	ds_k8s_obj_t *o = calloc(1, sizeof(*o));
+	char *txt = malloc(len + 1);
+	if (!o || !txt) {
+		free(o);
+		free(txt);
+		return DS_ENOMEM;
+	}
+	/* Copy cur's text with the edits and the resourceVersion room applied
+	 * in offset order. */
+	size_t from = 0, w = 0, rv_off = 0;
+	bool rv_done = false;
+	for (size_t i = 0; i <= n; i++) {
+		size_t at = i < n ? ed[i].off : cur->len;
+		if (!rv_done && cur->rv_off < at) {
+			memcpy(txt + w, cur->json + from, cur->rv_off - from);
+			w += cur->rv_off - from;
+			rv_off = w;
+			memset(txt + w, '0', RV_ROOM);
+			w += RV_ROOM;
+			from = cur->rv_off + cur->rv_len;
+			rv_done = true;
+		}
+		memcpy(txt + w, cur->json + from, at - from);
+		w += at - from;
+		if (i == n)
+			break;
+		memcpy(txt + w, ed[i].text, ed[i].tlen);
+		w += ed[i].tlen;
+		from = at + ed[i].len;
+	}
+	txt[w] = 0;
+	o->json = txt;
+	o->len = w;
+	o->rv_off = rv_off;
+	o->rv_len = RV_ROOM;
+	o->res = cur->res;
+	atomic_init(&o->ref, 1);
+	o->meta = cur->meta;
+	atomic_fetch_add_explicit(&cur->meta->ref, 1, memory_order_relaxed);
+	resstate_t *r = &st->r[cur->res];
+	pthread_rwlock_wrlock(&st->lock);
+	ptrdiff_t i = find(r, cur->meta->key);
+	if (i < 0 || r->objs[i] != cur) {
+		pthread_rwlock_unlock(&st->lock);
+		ds_k8s_obj_unref(o);
+		return DS_EAGAIN;
+	}
+	obj_stamp(o, next_rv(st));
+	r->objs[i] = o;
+	/* The array's reference to cur moves to the event's prev. */
+	ring_push(st, cur->res, DS_K8S_EV_MODIFIED, ds_k8s_obj_ref(o), cur);
+	if (out)
+		*out = ds_k8s_obj_ref(o);
+	pthread_rwlock_unlock(&st->lock);
+	notify(st, cur->res);
 	return DS_OK;
 }
 
@@ -1645,8 +1760,9 @@ static int list_at(ds_k8s_store_t *st, ds_k8s_res_t res, const ds_k8s_filter_t *
 		objvec_t m = {0};
 		size_t a = 0, b = 0;
 		while (a < cur.n || b < extra.n) {
-			bool take_a = b >= extra.n ||
-				      (a < cur.n && strcmp(cur.v[a]->meta->key, extra.v[b]->meta->key) < 0);
+			bool take_a =
+			    b >= extra.n ||
+			    (a < cur.n && strcmp(cur.v[a]->meta->key, extra.v[b]->meta->key) < 0);
 			if (vec_push(&m, take_a ? cur.v[a++] : extra.v[b++])) {
 				vec_free(&m);
 				goto fail;
@@ -1681,8 +1797,10 @@ static int parse_rv(const char *s, uint64_t *out)
 static char *token_encode(uint64_t rv, uint64_t id, size_t off)
 {
 	char buf[160];
-	int n = snprintf(buf, sizeof(buf), "{\"v\":\"dnsurge.k8s-sim/v1\",\"rv\":%" PRIu64
-			 ",\"id\":%" PRIu64 ",\"off\":%zu}", rv, id, off);
+	int n = snprintf(buf, sizeof(buf),
+			 "{\"v\":\"dnsurge.k8s-sim/v1\",\"rv\":%" PRIu64 ",\"id\":%" PRIu64
+			 ",\"off\":%zu}",
+			 rv, id, off);
 	return ds_k8s_b64url_encode(buf, (size_t)n);
 }
 
@@ -1768,7 +1886,8 @@ static int list_page(ds_k8s_store_t *st, ds_k8s_res_t res, const ds_k8s_listopts
 		out->cont = token_encode(s->rv, s->id, end);
 	} else {
 		/* The last page was served: nobody needs the snapshot now. */
-		memmove(&st->snaps[si], &st->snaps[si + 1], (st->nsnaps - si - 1) * sizeof(*st->snaps));
+		memmove(&st->snaps[si], &st->snaps[si + 1],
+			(st->nsnaps - si - 1) * sizeof(*st->snaps));
 		st->nsnaps--;
 		snapshot_free(s);
 	}
@@ -1809,15 +1928,16 @@ int ds_k8s_store_list(ds_k8s_store_t *st, ds_k8s_res_t res, const ds_k8s_listopt
 	int rc = DS_OK;
 	if (want > now) {
 		pthread_rwlock_unlock(&st->lock);
-		return ds_k8s_status_set(status, 504, "Timeout",
-					 "Too large resource version: %" PRIu64 ", current: %" PRIu64,
-					 want, now);
+		return ds_k8s_status_set(
+		    status, 504, "Timeout",
+		    "Too large resource version: %" PRIu64 ", current: %" PRIu64, want, now);
 	}
 	if (exact && want < now) {
 		if (want < r->floor_rv) {
 			pthread_rwlock_unlock(&st->lock);
 			return ds_k8s_status_set(status, 410, "Expired",
-						 "too old resource version: %" PRIu64 " (%" PRIu64 ")",
+						 "too old resource version: %" PRIu64 " (%" PRIu64
+						 ")",
 						 want, r->floor_rv + 1);
 		}
 		rc = list_at(st, res, &o->filter, want, &v);
@@ -1858,7 +1978,8 @@ int ds_k8s_store_list(ds_k8s_store_t *st, ds_k8s_res_t res, const ds_k8s_listopt
 		if (st->nsnaps == st->max_snaps) {
 			/* Full: the oldest paged LIST loses (its next page gets 410). */
 			snapshot_free(st->snaps[0]);
-			memmove(&st->snaps[0], &st->snaps[1], (st->nsnaps - 1) * sizeof(*st->snaps));
+			memmove(&st->snaps[0], &st->snaps[1],
+				(st->nsnaps - 1) * sizeof(*st->snaps));
 			st->nsnaps--;
 		}
 		s->id = ++st->next_snap;
@@ -1925,14 +2046,15 @@ ds_k8s_watch_t *ds_k8s_watch_open(ds_k8s_store_t *st, ds_k8s_res_t res,
 	if (want > now) {
 		w->has_err = true;
 		ds_k8s_status_set(&w->err, 504, "Timeout",
-				  "Too large resource version: %" PRIu64 ", current: %" PRIu64, want,
-				  now);
+				  "Too large resource version: %" PRIu64 ", current: %" PRIu64,
+				  want, now);
 	} else if (initial) {
 		objvec_t v = {0};
 		size_t lo, hi;
 		ns_range(r, &resinfo[res], opts->filter.ns, &lo, &hi);
 		for (size_t i = lo; i < hi; i++) {
-			if (ds_k8s_filter_match(&opts->filter, r->objs[i]) && vec_push(&v, r->objs[i])) {
+			if (ds_k8s_filter_match(&opts->filter, r->objs[i]) &&
+			    vec_push(&v, r->objs[i])) {
 				pthread_rwlock_unlock(&st->lock);
 				vec_free(&v);
 				free(w);

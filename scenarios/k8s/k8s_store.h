@@ -85,15 +85,15 @@ typedef struct ds_k8s_status {
  * ERANGE, 504 ETIMEDOUT, 5xx EIO, other 4xx EINVAL.
  */
 int ds_k8s_status_set(ds_k8s_status_t *st, int code, const char *reason, const char *fmt, ...)
-	DS_PRINTF(4, 5);
+    DS_PRINTF(4, 5);
 /** The Status object as compact JSON (malloc'd; NULL on ENOMEM). */
 char *ds_k8s_status_json(const ds_k8s_status_t *st);
 
 /** Immutable facts of an object shared by its versions' events. */
 typedef struct ds_k8s_meta {
 	atomic_int ref;
-	const char *key;  /**< "namespace/name", or "name" when cluster-scoped */
-	const char *ns;   /**< "" when cluster-scoped */
+	const char *key; /**< "namespace/name", or "name" when cluster-scoped */
+	const char *ns;  /**< "" when cluster-scoped */
 	const char *name;
 	const ds_k8s_kv_t *labels;
 	size_t nlabels;
@@ -125,10 +125,10 @@ const char *ds_k8s_obj_label(const ds_k8s_obj_t *o, const char *key);
 
 /** Store tuning. Zero fields take the defaults noted. */
 typedef struct ds_k8s_store_opts {
-	size_t history;           /**< events kept per resource (10000) */
-	unsigned continue_ttl_s;  /**< continue token lifetime (300) */
-	size_t max_snapshots;     /**< paged LISTs in flight (256) */
-	uint64_t seed;            /**< UIDs and cluster IP choice (1) */
+	size_t history;          /**< events kept per resource (10000) */
+	unsigned continue_ttl_s; /**< continue token lifetime (300) */
+	size_t max_snapshots;    /**< paged LISTs in flight (256) */
+	uint64_t seed;           /**< UIDs and cluster IP choice (1) */
 } ds_k8s_store_opts_t;
 
 typedef struct ds_k8s_store ds_k8s_store_t;
@@ -170,7 +170,7 @@ size_t ds_k8s_store_count(ds_k8s_store_t *st, ds_k8s_res_t res);
 typedef struct ds_k8s_store_stats {
 	uint64_t rv;
 	size_t objects[DS_K8S_NRES];
-	uint64_t events[DS_K8S_NRES];  /**< ADDED+MODIFIED+DELETED since start */
+	uint64_t events[DS_K8S_NRES]; /**< ADDED+MODIFIED+DELETED since start */
 	uint64_t added, modified, deleted;
 	uint64_t history_floor[DS_K8S_NRES]; /**< oldest RV a watch may resume from */
 	size_t snapshots;
@@ -225,6 +225,24 @@ int ds_k8s_store_mutate(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, co
 			ds_k8s_mutate_fn fn, void *arg, ds_k8s_obj_t **out,
 			ds_k8s_status_t *status);
 
+/** A splice of a version's JSON: len bytes at off become text[0..tlen). */
+typedef struct ds_k8s_edit {
+	size_t off, len;
+	const char *text;
+	size_t tlen;
+} ds_k8s_edit_t;
+
+/**
+ * Commit a new version of cur made by splicing its JSON text, without a
+ * parse/print round trip (the fast path for churn). The edits must be
+ * sorted by offset, must not overlap each other or the resourceVersion,
+ * and must not change the name, namespace, labels or selectable fields:
+ * the new version shares cur's index entry. Returns DS_OK, DS_EAGAIN
+ * when cur is no longer the current version, or DS_ENOMEM.
+ */
+int ds_k8s_store_splice(ds_k8s_store_t *st, ds_k8s_obj_t *cur, const ds_k8s_edit_t *ed, size_t n,
+			ds_k8s_obj_t **out);
+
 /** A random object of res (a reference), or NULL when there is none. */
 ds_k8s_obj_t *ds_k8s_store_pick(ds_k8s_store_t *st, ds_k8s_res_t res, ds_rng_t *rng);
 
@@ -243,8 +261,8 @@ int ds_k8s_store_check_fields(ds_k8s_res_t res, const ds_k8s_sel_t *fsel, ds_k8s
 
 /** What a LIST or WATCH selects. All members may be NULL/0. */
 typedef struct ds_k8s_filter {
-	const char *ns;            /**< namespace from the URL */
-	const char *name;          /**< one object (watch on an object URL) */
+	const char *ns;   /**< namespace from the URL */
+	const char *name; /**< one object (watch on an object URL) */
 	const ds_k8s_sel_t *labels;
 	const ds_k8s_sel_t *fields;
 } ds_k8s_filter_t;
@@ -254,19 +272,19 @@ bool ds_k8s_filter_match(const ds_k8s_filter_t *f, const ds_k8s_obj_t *o);
 
 typedef struct ds_k8s_listopts {
 	ds_k8s_filter_t filter;
-	long limit;                /**< 0 = no limit */
-	const char *cont;          /**< continue token */
-	const char *rv;            /**< resourceVersion parameter, NULL if unset */
-	const char *rv_match;      /**< resourceVersionMatch, NULL if unset */
+	long limit;           /**< 0 = no limit */
+	const char *cont;     /**< continue token */
+	const char *rv;       /**< resourceVersion parameter, NULL if unset */
+	const char *rv_match; /**< resourceVersionMatch, NULL if unset */
 } ds_k8s_listopts_t;
 
 /** A LIST result; release with ds_k8s_list_release(). */
 typedef struct ds_k8s_list {
 	ds_k8s_obj_t **items; /**< references, in key order */
 	size_t n;
-	uint64_t rv;          /**< the list's resourceVersion */
-	char *cont;           /**< continue token or NULL */
-	long remaining;       /**< remainingItemCount, -1 when not known */
+	uint64_t rv;    /**< the list's resourceVersion */
+	char *cont;     /**< continue token or NULL */
+	long remaining; /**< remainingItemCount, -1 when not known */
 } ds_k8s_list_t;
 
 /**
@@ -295,16 +313,16 @@ const char *ds_k8s_evtype_name(ds_k8s_evtype_t t);
 /** One event as a watcher sees it. */
 typedef struct ds_k8s_wev {
 	ds_k8s_evtype_t type;
-	ds_k8s_obj_t *obj;    /**< reference for ADDED/MODIFIED/DELETED (caller drops) */
-	uint64_t rv;          /**< BOOKMARK: resourceVersion */
-	bool initial_end;     /**< BOOKMARK ending the initial events of a watch-list */
+	ds_k8s_obj_t *obj;     /**< reference for ADDED/MODIFIED/DELETED (caller drops) */
+	uint64_t rv;           /**< BOOKMARK: resourceVersion */
+	bool initial_end;      /**< BOOKMARK ending the initial events of a watch-list */
 	ds_k8s_status_t error; /**< ERROR: the Status (410 Expired, 504 ...) */
 } ds_k8s_wev_t;
 
 typedef struct ds_k8s_watchopts {
 	ds_k8s_filter_t filter;
-	const char *rv;        /**< resourceVersion parameter, NULL if unset */
-	bool send_initial;     /**< sendInitialEvents=true (watch-list) */
+	const char *rv;    /**< resourceVersion parameter, NULL if unset */
+	bool send_initial; /**< sendInitialEvents=true (watch-list) */
 } ds_k8s_watchopts_t;
 
 typedef struct ds_k8s_watch ds_k8s_watch_t;

@@ -39,7 +39,8 @@ int ds_k8s_synth_parse(const char *spec, ds_k8s_synth_opts_t *o, ds_err_t *err)
 		long long n;
 		if (ds_parse_int(v, 0, k[0] == 's' && !strcmp(k, "seed") ? INT64_MAX : 100000000,
 				 &n)) {
-			rc = ds_errf(err, DS_EINVAL, "--synth: %s: \"%s\" is not a valid number", k, v);
+			rc = ds_errf(err, DS_EINVAL, "--synth: %s: \"%s\" is not a valid number", k,
+				     v);
 			goto out;
 		}
 		if (!strcmp(k, "services")) {
@@ -127,8 +128,8 @@ static uint64_t perm(const gen_t *g, uint64_t slot)
 static void slot_ip4(const gen_t *g, uint64_t slot, char *out)
 {
 	uint64_t s = perm(g, slot);
-	uint32_t v = 0x0af40000u + (uint32_t)(s / PODS_PER_NODE) * 256u + 2u +
-		     (uint32_t)(s % PODS_PER_NODE);
+	uint32_t v =
+	    0x0af40000u + (uint32_t)(s / PODS_PER_NODE) * 256u + 2u + (uint32_t)(s % PODS_PER_NODE);
 	sprintf(out, "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
 }
 
@@ -241,14 +242,14 @@ typedef struct ptmpl {
 } ptmpl_t;
 
 static const ptmpl_t port_templates[] = {
-	{1, {{"http", 80, 8080, "TCP"}}},
-	{2, {{"http", 80, 8080, "TCP"}, {"https", 443, 8443, "TCP"}}},
-	{2, {{"grpc", 9090, 9090, "TCP"}, {"metrics", 9100, 9100, "TCP"}}},
-	{2, {{"dns", 53, 5353, "UDP"}, {"dns-tcp", 53, 5353, "TCP"}}},
-	{1, {{NULL, 8080, 8080, "TCP"}}},
-	{1, {{"postgres", 5432, 5432, "TCP"}}},
-	{1, {{"redis", 6379, 6379, "TCP"}}},
-	{3, {{"http", 80, 8080, "TCP"}, {"grpc", 9090, 9090, "TCP"}, {"metrics", 9100, 9100, "TCP"}}},
+    {1, {{"http", 80, 8080, "TCP"}}},
+    {2, {{"http", 80, 8080, "TCP"}, {"https", 443, 8443, "TCP"}}},
+    {2, {{"grpc", 9090, 9090, "TCP"}, {"metrics", 9100, 9100, "TCP"}}},
+    {2, {{"dns", 53, 5353, "UDP"}, {"dns-tcp", 53, 5353, "TCP"}}},
+    {1, {{NULL, 8080, 8080, "TCP"}}},
+    {1, {{"postgres", 5432, 5432, "TCP"}}},
+    {1, {{"redis", 6379, 6379, "TCP"}}},
+    {3, {{"http", 80, 8080, "TCP"}, {"grpc", 9090, 9090, "TCP"}, {"metrics", 9100, 9100, "TCP"}}},
 };
 
 typedef enum { SVC_CLUSTERIP, SVC_HEADLESS, SVC_EXTERNAL } svctype_t;
@@ -263,7 +264,7 @@ typedef struct svcdesc {
 	uint64_t first_slot;
 	char uid[37];
 	int64_t created;
-	const char *app; /* label app= */
+	const char *app;       /* label app= */
 	const char *fixed_cip; /* system services */
 } svcdesc_t;
 
@@ -340,8 +341,8 @@ static int gen_slices(gen_t *g, const svcdesc_t *s, const epdesc_t *eps, bool v6
 		ds_k8s_uuid(&g->rng, uid);
 		int64_t created = s->created + (int64_t)ds_rng_below(&g->rng, 60);
 		cJSON *md;
-		cJSON *o = new_obj("discovery.k8s.io/v1", "EndpointSlice", s->ns, name, uid, created,
-				   g, &md);
+		cJSON *o = new_obj("discovery.k8s.io/v1", "EndpointSlice", s->ns, name, uid,
+				   created, g, &md);
 		char gen_name[200];
 		snprintf(gen_name, sizeof(gen_name), "%s-", s->name);
 		cJSON_AddStringToObject(md, "generateName", gen_name);
@@ -426,7 +427,8 @@ static int gen_pod(gen_t *g, const poddesc_t *p)
 	cJSON_AddStringToObject(labels, "app", p->app);
 	cJSON *owners = cJSON_AddArrayToObject(md, "ownerReferences");
 	cJSON *own = cJSON_CreateObject();
-	cJSON_AddStringToObject(own, "apiVersion", strcmp(p->owner_kind, "Job") ? "apps/v1" : "batch/v1");
+	cJSON_AddStringToObject(own, "apiVersion",
+				strcmp(p->owner_kind, "Job") ? "apps/v1" : "batch/v1");
 	cJSON_AddBoolToObject(own, "blockOwnerDeletion", true);
 	cJSON_AddBoolToObject(own, "controller", true);
 	cJSON_AddStringToObject(own, "kind", p->owner_kind);
@@ -541,18 +543,18 @@ static int gen_backed(gen_t *g, svcdesc_t *s)
 		if (eps[k].slot >= g->o->pods && !s->fixed_cip)
 			break; /* more endpoints than pods: the rest have no Pod object */
 		poddesc_t p = {
-			.ns = s->ns,
-			.name = eps[k].pod,
-			.uid = eps[k].uid,
-			.app = s->app,
-			.owner_kind = s->statefulset ? "StatefulSet" : "ReplicaSet",
-			.owner_name = s->statefulset ? s->name : owner,
-			.phase = "Running",
-			.ready = eps[k].ready,
-			.scheduled = true,
-			.slot = eps[k].slot,
-			.created = s->created + 5,
-			.ports = s->ports,
+		    .ns = s->ns,
+		    .name = eps[k].pod,
+		    .uid = eps[k].uid,
+		    .app = s->app,
+		    .owner_kind = s->statefulset ? "StatefulSet" : "ReplicaSet",
+		    .owner_name = s->statefulset ? s->name : owner,
+		    .phase = "Running",
+		    .ready = eps[k].ready,
+		    .scheduled = true,
+		    .slot = eps[k].slot,
+		    .created = s->created + 5,
+		    .ports = s->ports,
 		};
 		rc = gen_pod(g, &p);
 	}
@@ -562,8 +564,8 @@ static int gen_backed(gen_t *g, svcdesc_t *s)
 
 static int gen_namespace(gen_t *g, const char *name, unsigned i)
 {
-	static const char *teams[] = {"payments", "search", "platform", "identity", "media",
-				      "growth", "data", "edge"};
+	static const char *teams[] = {"payments", "search", "platform", "identity",
+				      "media",    "growth", "data",     "edge"};
 	char uid[37];
 	ds_k8s_uuid(&g->rng, uid);
 	cJSON *md;
@@ -584,15 +586,18 @@ static int gen_namespace(gen_t *g, const char *name, unsigned i)
 static int gen_system(gen_t *g)
 {
 	static const ptmpl_t https = {1, {{"https", 443, 6443, "TCP"}}};
-	static const ptmpl_t dns = {3,
-				    {{"dns", 53, 53, "UDP"},
-				     {"dns-tcp", 53, 53, "TCP"},
-				     {"metrics", 9153, 9153, "TCP"}}};
+	static const ptmpl_t dns = {
+	    3,
+	    {{"dns", 53, 53, "UDP"}, {"dns-tcp", 53, 53, "TCP"}, {"metrics", 9153, 9153, "TCP"}}};
 	/* kubernetes.default: its endpoint is the API server, not a pod. */
 	char uid[37];
 	ds_k8s_uuid(&g->rng, uid);
-	svcdesc_t k = {.ns = "default", .name = "kubernetes", .type = SVC_CLUSTERIP,
-		       .ports = &https, .created = BASE_TIME_S, .app = "kubernetes",
+	svcdesc_t k = {.ns = "default",
+		       .name = "kubernetes",
+		       .type = SVC_CLUSTERIP,
+		       .ports = &https,
+		       .created = BASE_TIME_S,
+		       .app = "kubernetes",
 		       .fixed_cip = "10.96.0.1"};
 	snprintf(k.uid, sizeof(k.uid), "%s", uid);
 	char ip6[64];
@@ -618,9 +623,15 @@ static int gen_system(gen_t *g)
 	if ((rc = emit(g, o)))
 		return rc;
 	/* kube-dns: two CoreDNS pods in the last two pod slots. */
-	svcdesc_t d = {.ns = "kube-system", .name = "kube-dns", .type = SVC_CLUSTERIP,
-		       .ports = &dns, .nendpoints = 2, .first_slot = g->slots - 2,
-		       .created = BASE_TIME_S, .app = "kube-dns", .fixed_cip = "10.96.0.10"};
+	svcdesc_t d = {.ns = "kube-system",
+		       .name = "kube-dns",
+		       .type = SVC_CLUSTERIP,
+		       .ports = &dns,
+		       .nendpoints = 2,
+		       .first_slot = g->slots - 2,
+		       .created = BASE_TIME_S,
+		       .app = "kube-dns",
+		       .fixed_cip = "10.96.0.10"};
 	ds_k8s_uuid(&g->rng, d.uid);
 	return gen_backed(g, &d);
 }
@@ -674,8 +685,9 @@ int ds_k8s_synth_generate(const ds_k8s_synth_opts_t *o, ds_k8s_synth_cb cb, void
 		s->app = s->name;
 		s->ns = names[i % o->namespaces];
 		unsigned r = (unsigned)ds_rng_below(&g.rng, 100);
-		s->type = r < o->external_pct ? SVC_EXTERNAL :
-			  r < o->external_pct + o->headless_pct ? SVC_HEADLESS : SVC_CLUSTERIP;
+		s->type = r < o->external_pct                     ? SVC_EXTERNAL
+			  : r < o->external_pct + o->headless_pct ? SVC_HEADLESS
+								  : SVC_CLUSTERIP;
 		s->statefulset = s->type == SVC_HEADLESS && ds_rng_below(&g.rng, 2);
 		s->ports = &port_templates[ds_rng_below(&g.rng, DS_ARRAY_SIZE(port_templates))];
 		s->created = BASE_TIME_S + 86400 + (int64_t)ds_rng_below(&g.rng, 30 * 86400);
@@ -713,20 +725,22 @@ int ds_k8s_synth_generate(const ds_k8s_synth_opts_t *o, ds_k8s_synth_cb cb, void
 		snprintf(name, sizeof(name), "job-%u-%s", (unsigned)slot, sfx);
 		ds_k8s_uuid(&g.rng, uid);
 		unsigned r = (unsigned)ds_rng_below(&g.rng, 100);
-		const char *phase = r < 85 ? "Running" : r < 95 ? "Succeeded" : r < 98 ? "Failed" :
-							      "Pending";
+		const char *phase = r < 85   ? "Running"
+				    : r < 95 ? "Succeeded"
+				    : r < 98 ? "Failed"
+					     : "Pending";
 		poddesc_t p = {
-			.ns = names[ds_rng_below(&g.rng, o->namespaces)],
-			.name = name,
-			.uid = uid,
-			.app = app,
-			.owner_kind = "Job",
-			.owner_name = app,
-			.phase = phase,
-			.ready = !strcmp(phase, "Running"),
-			.scheduled = strcmp(phase, "Pending") != 0,
-			.slot = slot,
-			.created = BASE_TIME_S + 86400 + (int64_t)ds_rng_below(&g.rng, 30 * 86400),
+		    .ns = names[ds_rng_below(&g.rng, o->namespaces)],
+		    .name = name,
+		    .uid = uid,
+		    .app = app,
+		    .owner_kind = "Job",
+		    .owner_name = app,
+		    .phase = phase,
+		    .ready = !strcmp(phase, "Running"),
+		    .scheduled = strcmp(phase, "Pending") != 0,
+		    .slot = slot,
+		    .created = BASE_TIME_S + 86400 + (int64_t)ds_rng_below(&g.rng, 30 * 86400),
 		};
 		if ((rc = gen_pod(&g, &p)))
 			goto fail;

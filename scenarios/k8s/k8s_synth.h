@@ -38,10 +38,10 @@ typedef struct ds_k8s_synth_opts {
 	unsigned namespaces;
 	uint64_t seed;
 	bool dualstack;
-	unsigned headless_pct;  /**< share of headless services (10) */
-	unsigned external_pct;  /**< share of ExternalName services (5) */
-	unsigned slice_size;    /**< endpoints per EndpointSlice (100) */
-	bool system;            /**< add kubernetes.default and kube-dns (true) */
+	unsigned headless_pct; /**< share of headless services (10) */
+	unsigned external_pct; /**< share of ExternalName services (5) */
+	unsigned slice_size;   /**< endpoints per EndpointSlice (100) */
+	bool system;           /**< add kubernetes.default and kube-dns (true) */
 } ds_k8s_synth_opts_t;
 
 /** Largest number of pod slots (endpoints or pods, whichever is more). */

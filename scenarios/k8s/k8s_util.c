@@ -79,11 +79,21 @@ void ds_k8s_buf_json_str(ds_k8s_buf_t *b, const char *s)
 		ds_k8s_buf_put(b, run, (size_t)(s - run));
 		run = s + 1;
 		switch (c) {
-		case '"': ds_k8s_buf_put(b, "\\\"", 2); break;
-		case '\\': ds_k8s_buf_put(b, "\\\\", 2); break;
-		case '\n': ds_k8s_buf_put(b, "\\n", 2); break;
-		case '\r': ds_k8s_buf_put(b, "\\r", 2); break;
-		case '\t': ds_k8s_buf_put(b, "\\t", 2); break;
+		case '"':
+			ds_k8s_buf_put(b, "\\\"", 2);
+			break;
+		case '\\':
+			ds_k8s_buf_put(b, "\\\\", 2);
+			break;
+		case '\n':
+			ds_k8s_buf_put(b, "\\n", 2);
+			break;
+		case '\r':
+			ds_k8s_buf_put(b, "\\r", 2);
+			break;
+		case '\t':
+			ds_k8s_buf_put(b, "\\t", 2);
+			break;
 		default: {
 			char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 			ds_k8s_buf_put(b, u, 6);
@@ -132,8 +142,7 @@ const char *ds_k8s_fmt_time(int64_t wall_ns, bool nanos, char *out, size_t len)
 	return out;
 }
 
-static const char b64chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 char *ds_k8s_b64url_encode(const void *data, size_t len)
 {
@@ -233,4 +242,82 @@ int ds_k8s_parse_bool(const char *s, bool *out)
 		}
 	}
 	return DS_EINVAL;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+const char *ds_k8s_json_skip(const char *p, const char *end)
+{
+	p = skip_ws(p, end);
+	if (p >= end)
+		return NULL;
+	if (*p == '"')
+		return skip_string(p, end);
+	if (*p != '{' && *p != '[') {
+		while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n')
+			p++;
+		return p;
+	}
+	/* Containers: track depth; strings may hold brackets. */
+	int depth = 0;
+	while (p < end) {
+		char c = *p;
+		if (c == '"') {
+			if (!(p = skip_string(p, end)))
+				return NULL;
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return p + 1;
+		p++;
+	}
+	return NULL;
+}
+
+const char *ds_k8s_json_find(const char *obj, const char *end, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = skip_ws(obj, end);
+	if (p >= end || *p != '{')
+		return NULL;
+	p++;
+	for (;;) {
+		p = skip_ws(p, end);
+		if (p >= end || *p != '"')
+			return NULL;
+		const char *k = p + 1;
+		if (!(p = skip_string(p, end)))
+			return NULL;
+		bool match = (size_t)(p - 1 - k) == kl && !memcmp(k, key, kl);
+		p = skip_ws(p, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		p = skip_ws(p + 1, end);
+		if (match)
+			return p;
+		if (!(p = ds_k8s_json_skip(p, end)))
+			return NULL;
+		p = skip_ws(p, end);
+		if (p >= end || *p != ',')
+			return NULL;
+		p++;
+	}
 }

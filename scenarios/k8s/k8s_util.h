@@ -71,6 +71,19 @@ char *ds_k8s_b64url_decode(const char *s, size_t *outlen);
 void ds_k8s_uuid(ds_rng_t *r, char out[37]);
 
 /**
+ * Skip one JSON value (object, array, string, number or literal) starting
+ * at p (leading whitespace allowed). Returns the first byte after it, or
+ * NULL if the text up to end is not a complete value. Does not validate
+ * beyond what skipping needs: it is for text the simulator serialised.
+ */
+const char *ds_k8s_json_skip(const char *p, const char *end);
+/**
+ * In the JSON object starting at obj, the value of key (a member name
+ * without escapes). Returns a pointer to the value's first byte, or NULL.
+ */
+const char *ds_k8s_json_find(const char *obj, const char *end, const char *key);
+
+/**
  * Parse a boolean as Go's strconv.ParseBool does (1 t T TRUE true True,
  * 0 f F FALSE false False). Returns DS_OK or DS_EINVAL.
  */

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +25,8 @@ static int collect(void *arg, cJSON *obj, const char *where)
 {
 	seen_t *s = arg;
 	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind"));
-	const char *n = cJSON_GetStringValue(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
+	const char *n =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
 	if (s->n < 8) {
 		snprintf(s->kinds[s->n], 32, "%s", k ? k : "");
 		snprintf(s->names[s->n], 64, "%s", n ? n : "");
@@ -64,8 +66,8 @@ static void test_yaml_multidoc(void **st)
 	assert_string_equal(s.kinds[1], "EndpointSlice");
 	assert_string_equal(s.names[1], "web-1");
 	cJSON *spec = cJSON_GetObjectItem(s.first, "spec");
-	cJSON *port = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ports"), 0),
-					  "port");
+	cJSON *port =
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ports"), 0), "port");
 	assert_true(cJSON_IsNumber(port));
 	assert_int_equal(port->valueint, 80);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(spec, "publishNotReadyAddresses")));
@@ -123,9 +125,9 @@ static void test_util_formats(void **st)
 {
 	char t[DS_K8S_TIME_MAX];
 	/* Go's RFC3339Nano trims trailing zeros */
-	assert_string_equal(ds_k8s_fmt_time(1735689600LL * 1000000000LL + 120000000, true, t,
-					    sizeof(t)),
-			    "2025-01-01T00:00:00.12Z");
+	assert_string_equal(
+	    ds_k8s_fmt_time(1735689600LL * 1000000000LL + 120000000, true, t, sizeof(t)),
+	    "2025-01-01T00:00:00.12Z");
 	assert_string_equal(ds_k8s_fmt_time(1735689600LL * 1000000000LL, true, t, sizeof(t)),
 			    "2025-01-01T00:00:00Z");
 	assert_string_equal(ds_k8s_fmt_time(1735689661LL * 1000000000LL + 5, false, t, sizeof(t)),
@@ -158,10 +160,10 @@ static void test_util_formats(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_yaml_multidoc),
-		cmocka_unit_test(test_typed_list),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_util_formats),
+	    cmocka_unit_test(test_yaml_multidoc),
+	    cmocka_unit_test(test_typed_list),
+	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_util_formats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +55,8 @@ static void test_strategic_as_merge(void **st)
 {
 	/* kubectl apply's patch for an EndpointSlice: directives are ignored,
 	 * lists replaced. */
-	merge("{\"metadata\":{\"labels\":{\"a\":\"1\"}},\"endpoints\":[{\"addresses\":[\"10.0.0.1\"]}]}",
+	merge("{\"metadata\":{\"labels\":{\"a\":\"1\"}},\"endpoints\":[{\"addresses\":[\"10.0.0."
+	      "1\"]}]}",
 	      "{\"$setElementOrder/ports\":[{\"port\":80}],\"metadata\":{\"$retainKeys\":[\"x\"],"
 	      "\"labels\":{\"b\":\"2\"}},\"endpoints\":[{\"addresses\":[\"10.0.0.2\"]}]}",
 	      true,
@@ -107,9 +110,9 @@ static void test_json_patch(void **st)
 			 DS_EINVAL);
 	assert_int_equal(jpatch("{\"a\":1}", "[{\"op\":\"remove\",\"path\":\"/nope\"}]", NULL),
 			 DS_EINVAL);
-	assert_int_equal(jpatch("{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/b\",\"value\":1}]",
-				NULL),
-			 DS_EINVAL);
+	assert_int_equal(
+	    jpatch("{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/b\",\"value\":1}]", NULL),
+	    DS_EINVAL);
 	assert_int_equal(jpatch("{\"a\":1}", "[{\"op\":\"frobnicate\",\"path\":\"/a\"}]", NULL),
 			 DS_EINVAL);
 	assert_int_equal(jpatch("{\"a\":1}", "{\"op\":\"add\"}", NULL), DS_EINVAL);
@@ -118,9 +121,9 @@ static void test_json_patch(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merge_rfc7386),
-		cmocka_unit_test(test_strategic_as_merge),
-		cmocka_unit_test(test_json_patch),
+	    cmocka_unit_test(test_merge_rfc7386),
+	    cmocka_unit_test(test_strategic_as_merge),
+	    cmocka_unit_test(test_json_patch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

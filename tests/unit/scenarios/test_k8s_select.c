@@ -4,14 +4,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <string.h>
 
 #include "scenarios/k8s/k8s_select.h"
 #include "scenarios/k8s/k8s_store.h"
 
 static const ds_k8s_kv_t web[] = {
-	{"app", "web"}, {"tier", "frontend"}, {"version", "3"}, {"example.com/team", "edge"}};
+    {"app", "web"}, {"tier", "frontend"}, {"version", "3"}, {"example.com/team", "edge"}};
 static const ds_k8s_kv_t db[] = {{"app", "db"}, {"version", "12"}};
 
 static bool lmatch(const char *sel, const ds_k8s_kv_t *kv, size_t n)
@@ -64,9 +66,9 @@ static void test_label_sets_and_existence(void **st)
 static void test_label_errors(void **st)
 {
 	ds_err_t err;
-	const char *bad[] = {"app=",       "=web",       "app in web", "app in (web",
-			     "app=web,",   "!app=web",   "a b",        "app=we b",
-			     "-app=web",   "app=-web",   "version>x",  "app in (a,-b)"};
+	const char *bad[] = {"app=",     "=web",     "app in web", "app in (web",
+			     "app=web,", "!app=web", "a b",        "app=we b",
+			     "-app=web", "app=-web", "version>x",  "app in (a,-b)"};
 	/* "app=" is fine (selects the empty value); the rest are not */
 	ds_k8s_sel_t *s = ds_k8s_labelsel_parse(bad[0], &err);
 	assert_non_null(s);
@@ -95,10 +97,12 @@ static bool fmatch(const char *sel, const ds_k8s_kv_t *kv, size_t n)
 
 static void test_field_selectors(void **st)
 {
-	const ds_k8s_kv_t running[] = {
-		{"metadata.name", "web-1"}, {"metadata.namespace", "default"}, {"status.phase", "Running"}};
-	const ds_k8s_kv_t done[] = {
-		{"metadata.name", "job-1"}, {"metadata.namespace", "batch"}, {"status.phase", "Succeeded"}};
+	const ds_k8s_kv_t running[] = {{"metadata.name", "web-1"},
+				       {"metadata.namespace", "default"},
+				       {"status.phase", "Running"}};
+	const ds_k8s_kv_t done[] = {{"metadata.name", "job-1"},
+				    {"metadata.namespace", "batch"},
+				    {"status.phase", "Succeeded"}};
 	/* CoreDNS's pod watch */
 	const char *coredns = "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown";
 	assert_true(fmatch(coredns, running, 3));
@@ -138,11 +142,11 @@ static void test_supported_fields(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_label_equality),
-		cmocka_unit_test(test_label_sets_and_existence),
-		cmocka_unit_test(test_label_errors),
-		cmocka_unit_test(test_field_selectors),
-		cmocka_unit_test(test_supported_fields),
+	    cmocka_unit_test(test_label_equality),
+	    cmocka_unit_test(test_label_sets_and_existence),
+	    cmocka_unit_test(test_label_errors),
+	    cmocka_unit_test(test_field_selectors),
+	    cmocka_unit_test(test_supported_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

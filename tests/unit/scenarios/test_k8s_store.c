@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,14 +165,14 @@ static void test_crud_and_status(void **state)
 	assert_string_equal(jstr(j, "metadata", "resourceVersion"), rv);
 	cJSON_Delete(j);
 	ds_k8s_obj_unref(o);
-	assert_int_equal(ds_k8s_store_get(st, DS_K8S_SERVICES, "default", "web", &o, &s), DS_ENOENT);
+	assert_int_equal(ds_k8s_store_get(st, DS_K8S_SERVICES, "default", "web", &o, &s),
+			 DS_ENOENT);
 	assert_int_equal(ds_k8s_store_delete(st, DS_K8S_SERVICES, "default", "web", &o, &s),
 			 DS_ENOENT);
 	ds_k8s_store_free(st);
 }
 
-static int list(ds_k8s_store_t *st, ds_k8s_listopts_t *lo, ds_k8s_list_t *l,
-		ds_k8s_status_t *s)
+static int list(ds_k8s_store_t *st, ds_k8s_listopts_t *lo, ds_k8s_list_t *l, ds_k8s_status_t *s)
 {
 	return ds_k8s_store_list(st, DS_K8S_SERVICES, lo, l, s);
 }
@@ -265,9 +267,9 @@ static void test_list_resource_versions(void **state)
 	ds_k8s_list_t l;
 	uint64_t rv0 = ds_k8s_store_rv(st);
 	cJSON *p = cJSON_Parse("{\"metadata\":{\"labels\":{\"app\":\"changed\"}}}");
-	assert_int_equal(ds_k8s_store_patch(st, DS_K8S_SERVICES, "a", "svc-00", DS_K8S_PATCH_MERGE,
-					    p, NULL, &s),
-			 DS_OK);
+	assert_int_equal(
+	    ds_k8s_store_patch(st, DS_K8S_SERVICES, "a", "svc-00", DS_K8S_PATCH_MERGE, p, NULL, &s),
+	    DS_OK);
 	cJSON_Delete(p);
 	assert_int_equal(ds_k8s_store_delete(st, DS_K8S_SERVICES, "a", "svc-01", NULL, &s), DS_OK);
 	cJSON *n = svc("a", "svc-99", "new");
@@ -315,9 +317,9 @@ static void touch(ds_k8s_store_t *st, const char *name, const char *app)
 	snprintf(buf, sizeof(buf), "{\"metadata\":{\"labels\":{\"app\":\"%s\"}}}", app);
 	cJSON *p = cJSON_Parse(buf);
 	ds_k8s_status_t s;
-	assert_int_equal(ds_k8s_store_patch(st, DS_K8S_SERVICES, "a", name, DS_K8S_PATCH_MERGE, p,
-					    NULL, &s),
-			 DS_OK);
+	assert_int_equal(
+	    ds_k8s_store_patch(st, DS_K8S_SERVICES, "a", name, DS_K8S_PATCH_MERGE, p, NULL, &s),
+	    DS_OK);
 	cJSON_Delete(p);
 }
 
@@ -496,7 +498,8 @@ static void test_namespace_cascade_and_load(void **state)
 	assert_int_equal(ds_k8s_store_load(st, s1, &err), DS_OK);
 	assert_int_equal(ds_k8s_store_load(st, s2, &err), DS_OK);
 	assert_int_equal(ds_k8s_store_load(st, s3, &err), DS_OK);
-	cJSON *cm = cJSON_Parse("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}");
+	cJSON *cm = cJSON_Parse(
+	    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}");
 	assert_int_equal(ds_k8s_store_load(st, cm, &err), DS_ENOENT);
 	cJSON *badname = svc("team", "Bad_Name", "x");
 	assert_int_equal(ds_k8s_store_load(st, badname, &err), DS_EINVAL);
@@ -538,13 +541,13 @@ static void test_namespace_cascade_and_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crud_and_status),
-		cmocka_unit_test(test_list_paging),
-		cmocka_unit_test(test_list_resource_versions),
-		cmocka_unit_test(test_ring_and_410),
-		cmocka_unit_test(test_watch_filters),
-		cmocka_unit_test(test_watch_list),
-		cmocka_unit_test(test_namespace_cascade_and_load),
+	    cmocka_unit_test(test_crud_and_status),
+	    cmocka_unit_test(test_list_paging),
+	    cmocka_unit_test(test_list_resource_versions),
+	    cmocka_unit_test(test_ring_and_410),
+	    cmocka_unit_test(test_watch_filters),
+	    cmocka_unit_test(test_watch_list),
+	    cmocka_unit_test(test_namespace_cascade_and_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,14 +83,16 @@ static int count(void *arg, cJSON *o)
 		if (n > c->max_slice)
 			c->max_slice = n;
 		cJSON *md = cJSON_GetObjectItem(o, "metadata");
-		if (!cJSON_GetObjectItem(cJSON_GetObjectItem(md, "labels"), "kubernetes.io/service-name"))
+		if (!cJSON_GetObjectItem(cJSON_GetObjectItem(md, "labels"),
+					 "kubernetes.io/service-name"))
 			c->bad_ip = true;
 		cJSON *ep;
 		cJSON_ArrayForEach(ep, eps)
 		{
 			const char *ip = cJSON_GetStringValue(
-				cJSON_GetArrayItem(cJSON_GetObjectItem(ep, "addresses"), 0));
-			if (cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(ep, "conditions"), "ready")))
+			    cJSON_GetArrayItem(cJSON_GetObjectItem(ep, "addresses"), 0));
+			if (cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(ep, "conditions"),
+							     "ready")))
 				c->ready++;
 			/* kubernetes.default's endpoint is the API server */
 			if (!in_range(ip, 0x0af40000u, 0x0afbffffu) && strcmp(ip, "172.18.0.2"))
@@ -96,8 +100,8 @@ static int count(void *arg, cJSON *o)
 		}
 	} else if (!strcmp(kind, "Pod")) {
 		c->pods++;
-		const char *phase =
-			cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "status"), "phase"));
+		const char *phase = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "status"), "phase"));
 		if (strcmp(phase, "Running"))
 			c->not_running++;
 	} else if (!strcmp(kind, "Namespace")) {
@@ -177,8 +181,8 @@ static const char *annotation(const ds_k8s_obj_t *o, char *buf, size_t len)
 {
 	cJSON *j = ds_k8s_obj_parse(o);
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "annotations"),
-		"endpoints.kubernetes.io/last-change-trigger-time"));
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "annotations"),
+	    "endpoints.kubernetes.io/last-change-trigger-time"));
 	snprintf(buf, len, "%s", v ? v : "");
 	cJSON_Delete(j);
 	return buf;
@@ -238,13 +242,103 @@ static void test_churn(void **st)
 	ds_k8s_store_free(s);
 }
 
+static ds_k8s_obj_t *only_slice(ds_k8s_store_t *s)
+{
+	ds_k8s_obj_t *o;
+	ds_k8s_status_t status;
+	assert_int_equal(
+	    ds_k8s_store_get(s, DS_K8S_ENDPOINTSLICES, "default", "web-1", &o, &status), DS_OK);
+	return o;
+}
+
+static void flap_and_check(ds_k8s_store_t *s, ds_k8s_churn_t *c)
+{
+	ds_k8s_obj_t *before = only_slice(s);
+	assert_int_equal(ds_k8s_churn_step(c, DS_K8S_CHURN_FLAP), DS_OK);
+	ds_k8s_obj_t *after = only_slice(s);
+	assert_true(after->rv > before->rv);
+	cJSON *a = ds_k8s_obj_parse(after), *b = ds_k8s_obj_parse(before);
+	assert_non_null(a); /* the spliced text is still JSON */
+	char rv[24];
+	snprintf(rv, sizeof(rv), "%llu", (unsigned long long)after->rv);
+	cJSON *md = cJSON_GetObjectItem(a, "metadata");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(md, "resourceVersion")), rv);
+	const char *t = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(md, "annotations"),
+				"endpoints.kubernetes.io/last-change-trigger-time"));
+	assert_non_null(t);
+	assert_true(strncmp(t, "2025-", 5) != 0);
+	int flipped = 0;
+	for (int i = 0; i < 3; i++) {
+		cJSON *ca = cJSON_GetObjectItem(
+		    cJSON_GetArrayItem(cJSON_GetObjectItem(a, "endpoints"), i), "conditions");
+		cJSON *cb = cJSON_GetObjectItem(
+		    cJSON_GetArrayItem(cJSON_GetObjectItem(b, "endpoints"), i), "conditions");
+		/* unset or null means ready */
+		bool ra = !cJSON_IsFalse(cJSON_GetObjectItem(ca, "ready"));
+		bool rb = !cJSON_IsFalse(cJSON_GetObjectItem(cb, "ready"));
+		if (ra == rb)
+			continue;
+		flipped++;
+		/* serving, when the endpoint has it, follows ready */
+		cJSON *sv = cJSON_GetObjectItem(ca, "serving");
+		if (sv)
+			assert_int_equal(cJSON_IsTrue(sv), ra);
+	}
+	assert_int_equal(flipped, 1);
+	/* nothing else changed: same labels, same addresses */
+	assert_string_equal(ds_k8s_obj_label(after, "kubernetes.io/service-name"), "web");
+	assert_true(
+	    cJSON_Compare(cJSON_GetObjectItem(a, "ports"), cJSON_GetObjectItem(b, "ports"), 1));
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	ds_k8s_obj_unref(before);
+	ds_k8s_obj_unref(after);
+}
+
+static void test_flap_splice(void **st)
+{
+	/* With the annotation the flap is spliced into the text; without it
+	 * (a slice loaded from a file) the general path adds it. */
+	const char *with =
+	    "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
+	    "{\"name\":\"web-1\",\"namespace\":\"default\",\"labels\":{\"kubernetes.io/"
+	    "service-name\":\"web\"},\"annotations\":{\"endpoints.kubernetes.io/last-change-"
+	    "trigger-time\":\"2025-01-01T00:00:00Z\"}},\"addressType\":\"IPv4\",\"endpoints\":["
+	    "{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":true,\"serving\":true}},"
+	    "{\"addresses\":[\"10.244.0.3\"],\"conditions\":{\"ready\":false,\"serving\":false}},"
+	    "{\"addresses\":[\"10.244.0.4\"],\"conditions\":{\"ready\":null,\"serving\":true}}],"
+	    "\"ports\":[{\"name\":\"http\",\"port\":80}]}";
+	const char *without =
+	    "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
+	    "{\"name\":\"web-1\",\"namespace\":\"default\",\"labels\":{\"kubernetes.io/"
+	    "service-name\":\"web\"}},\"addressType\":\"IPv4\",\"endpoints\":["
+	    "{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":true}},"
+	    "{\"addresses\":[\"10.244.0.3\"],\"conditions\":{}},"
+	    "{\"addresses\":[\"10.244.0.4\"]}],\"ports\":[{\"name\":\"http\",\"port\":80}]}";
+	const char *docs[] = {with, without};
+	for (int d = 0; d < 2; d++) {
+		ds_k8s_store_opts_t so = {.seed = 1};
+		ds_k8s_store_t *s = ds_k8s_store_new(&so);
+		ds_err_t err;
+		cJSON *o = cJSON_Parse(docs[d]);
+		assert_int_equal(ds_k8s_store_load(s, o, &err), DS_OK);
+		cJSON_Delete(o);
+		assert_int_equal(ds_k8s_store_seal(s, NULL, &err), DS_OK);
+		ds_k8s_churn_t *c = ds_k8s_churn_new(s, (uint64_t)d + 1);
+		for (int i = 0; i < 20; i++)
+			flap_and_check(s, c);
+		ds_k8s_churn_free(c);
+		ds_k8s_store_free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_determinism),
-		cmocka_unit_test(test_shape),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_churn),
+	    cmocka_unit_test(test_determinism),  cmocka_unit_test(test_shape),
+	    cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_churn),
+	    cmocka_unit_test(test_flap_splice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
