@@ -5,8 +5,10 @@
  * thread. It is the ceiling no real server on one core can beat, and a
  * target whose own cost is known.
  *
- * usage: reflector ADDR:PORT [BATCH]
- * Port 0 picks a free port. The bound address is printed on stdout
+ * usage: reflector ADDR:PORT [BATCH [WORK_NS]]
+ * Port 0 picks a free port. WORK_NS > 0 burns that much CPU per datagram:
+ * a server of known, steady cost, slower than any generator (to compare
+ * how generators measure a server's ceiling). The bound address is printed on stdout
  * ("127.0.0.1:40123") once the socket is ready; SIGTERM/SIGINT end it.
  */
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/net.h"
 
 #define MAX_BATCH 1024
@@ -33,12 +36,13 @@ int main(int argc, char **argv)
 {
 	ds_sockaddr_t a;
 	if (argc < 2 || ds_addr_parse(argv[1], 0, &a) < 0) {
-		fprintf(stderr, "usage: reflector ADDR:PORT [BATCH]\n");
+		fprintf(stderr, "usage: reflector ADDR:PORT [BATCH [WORK_NS]]\n");
 		return 2;
 	}
 	int batch = argc > 2 ? atoi(argv[2]) : 64;
 	if (batch < 1 || batch > MAX_BATCH)
 		batch = 64;
+	long long work = argc > 3 ? atoll(argv[3]) : 0;
 	int fd = socket(ds_addr_family(&a), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int sz = 4 << 20;
 	if (fd < 0) {
@@ -79,6 +83,9 @@ int main(int argc, char **argv)
 		if (n <= 0)
 			continue;
 		for (int i = 0; i < n; i++) {
+			if (work > 0)
+				for (int64_t until = ds_now_ns() + work; ds_now_ns() < until;)
+					;
 			if (msg[i].msg_len >= 12)
 				bufs[i][2] |= 0x80;
 			iov[i].iov_len = msg[i].msg_len;
