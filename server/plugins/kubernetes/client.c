@@ -230,7 +230,8 @@ struct client {
 	char *token;
 	int64_t token_read;
 	int64_t batch_since;         /* first change not published yet */
-	int64_t coalesce;
+	int64_t last_pub;            /* when the last batch was published */
+	int64_t coalesce;            /* least time between two publications */
 	struct lat *lats;
 	size_t nlats, caplats;
 	ds_k8s_client_metrics_t m;
@@ -337,6 +338,7 @@ static void publish(client_t *c)
 	if (c->coalesce > 200 * DS_NS_PER_MS)
 		c->coalesce = 200 * DS_NS_PER_MS;
 	c->batch_since = 0;
+	c->last_pub = ds_now_ns();
 	stat_add(c, &c->st.publishes, 1);
 	int64_t now = ds_wall_ns();
 	for (size_t i = 0; i < c->nlats; i++) {
@@ -761,7 +763,7 @@ static void *run(void *arg)
 				wait = DS_MIN(wait, DS_MAX(r->retry_at - now, 0));
 		}
 		if (c->batch_since)
-			wait = DS_MIN(wait, DS_MAX(c->batch_since + c->coalesce - now, 0));
+			wait = DS_MIN(wait, DS_MAX(c->last_pub + c->coalesce - now, 0));
 		if (ds_k8s_store_retired(c->k->store))
 			wait = DS_MIN(wait, 10 * DS_NS_PER_MS);
 		int ms = (int)((wait + DS_NS_PER_MS - 1) / DS_NS_PER_MS);
@@ -778,8 +780,12 @@ static void *run(void *arg)
 			if (priv)
 				finished((res_t *)(void *)priv, msg->data.result);
 		}
+		/* Everything curl had is applied: publish now, unless the last
+		 * publication was too recent; then the batch grows until it is
+		 * due. A lone change is visible at once, a burst costs one
+		 * publication per `coalesce`. */
 		now = ds_now_ns();
-		if (c->batch_since && now - c->batch_since >= c->coalesce)
+		if (c->batch_since && now - c->last_pub >= c->coalesce)
 			publish(c);
 		else if (ds_k8s_store_retired(c->k->store))
 			ds_k8s_store_reclaim(c->k->store);

@@ -9,9 +9,11 @@
  * Per resource: LIST ?limit=500 following `continue`, then WATCH
  * ?allowWatchBookmarks=true&resourceVersion=RV&timeoutSeconds=300..600.
  * Bodies are split into objects as they stream in (never a DOM of a whole
- * list) and applied to the view store; changes are published in batches
- * at most DS_K8S_COALESCE_NS apart (longer when publishing itself is slow)
- * and at once when a list completes. Every event (bookmarks too) moves the
+ * list) and applied to the view store; what arrived is published as soon as
+ * curl has nothing more to hand over, but at most once per
+ * DS_K8S_COALESCE_NS (longer when publishing itself is slow): a lone
+ * change shows at once, a burst is batched; a completed list is published
+ * at once. Every event (bookmarks too) moves the
  * resourceVersion on; a stream that ends is re-watched from it; a 410
  * (HTTP or an ERROR event) relists: upserts as the pages come, then one
  * sweep of what the new list lacks, so the view is never empty meanwhile.
@@ -22,7 +24,7 @@
 
 #include "server/plugins/kubernetes/kubernetes.h"
 
-/** Upper bound on the delay between an event and its publication. */
+/** Least time between two publications (the batching window). */
 #define DS_K8S_COALESCE_NS (10 * DS_NS_PER_MS)
 
 /** Metric handles the client records into (created in the control thread). */
