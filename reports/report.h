@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * \file report.h
+ * \brief `dnsurge report`: the verb's entry point and its subcommands
+ *        (show, compare, abba, synth). docs/REPORT.md is the user's guide.
+ *
+ * Each subcommand parses its own options and returns the process exit
+ * status: 0 success (compare: no regression), 1 regression or failed
+ * check, 2 usage or input error, 3 inconclusive.
+ */
+#pragma once
+
+/** `dnsurge report SUBCOMMAND ...`; argv[0] is "report". */
+int ds_report_main(int argc, char **argv);
+
+/** `dnsurge report abba ...` (abba.c): interleaved trials, then compare. */
+int ds_report_abba_main(int argc, char **argv);
