@@ -334,6 +334,9 @@ static const struct sub {
     {"show", show_main, "one run or a label's runs as tables, per phase"},
     {"compare", compare_main, "baseline vs candidate trials: U test, bootstrap CI, exit code"},
     {"abba", ds_report_abba_main, "run two commands in ABBA order N times each, then compare"},
+    {"promql", ds_report_promql_main, "evaluate a PromQL expression over a run's scraped metrics"},
+    {"alerts", ds_report_alerts_main, "evaluate a Prometheus rules file over a run, offline"},
+    {"lint-alerts", ds_report_lint_main, "check alert rules against the metrics dnsurged exports"},
     {"synth", synth_main, "write synthetic trials (tests, demos)"},
 };
 
