@@ -1233,6 +1233,8 @@ int ds_k8s_serve(ds_plugin_t *p, ds_query_t *q)
 		return DS_RCODE_REFUSED;
 	actx_t a = {.k = k, .q = q, .wb = &q->resp, .qname = qname};
 	a.w = ds_plugin_wctx(p, q);
+	if (!a.w)
+		return DS_NEXT; /* not a DNS worker (the control loop): nothing to answer with */
 	a.zone_len = (uint16_t)ds_name_len(k->zones[zi]);
 	a.zone_off = (uint16_t)(q->req.qname_len - a.zone_len);
 	a.soft = q->proto == DS_PROTO_UDP ? ds_msg_udp_limit(&q->req) : DS_MSG_MAX;

@@ -445,6 +445,12 @@ static void k8s_teardown(ds_plugin_t *p)
 
 static int k8s_worker_init(ds_plugin_t *p, ds_worker_t *w, void **wctx)
 {
+	/* the control loop answers no queries (and is not given back its
+	 * state at exit) */
+	if (ds_worker_id(w) >= ds_worker_count()) {
+		*wctx = NULL;
+		return DS_OK;
+	}
 	ds_k8s_wctx_t *x = calloc(1, sizeof(*x));
 	if (!x)
 		return DS_ENOMEM;
