@@ -919,11 +919,14 @@ static void *worker_main(void *arg)
 	for (;;) {
 		int64_t now = ds_now_ns();
 		if (w->sending && (now >= l->send_end || atomic_load(&l->stop))) {
-			if (now >= l->send_end && cfg->profile && !tcp) {
+			if (now >= l->send_end && cfg->profile) {
 				/* Whatever fell due before the end still goes out:
 				 * the coalescing window may have slept past it. */
 				lock_meter(w);
-				udp_send(w, l->send_end - 1);
+				if (tcp)
+					tcp_send(w, l->send_end - 1);
+				else
+					udp_send(w, l->send_end - 1);
 				unlock_meter(w);
 			}
 			w->sending = false;
@@ -1064,9 +1067,11 @@ static void collect(ds_load_t *l, int64_t t0, int64_t t1, bool final)
 		w->cur = done == &w->m[0] ? &w->m[1] : &w->m[0];
 		out += w->nout;
 		conns += w->conn_active;
-		for (unsigned k = 0; k < w->nch; k++) {
+		/* Only UDP loses answers to a full buffer; TCP's counter
+		 * counts segments it will have retransmitted. */
+		for (unsigned k = 0; !l->cfg.tcp && k < w->nch; k++) {
 			uint32_t d = sock_drops(w->ch[k].fd);
-			drops += (uint32_t)(d - w->ch[k].drops_seen);
+			drops += d >= w->ch[k].drops_seen ? d - w->ch[k].drops_seen : d;
 			w->ch[k].drops_seen = d;
 		}
 		unlock_meter(w);
