@@ -240,7 +240,8 @@ int ds_report_abba_main(int argc, char **argv)
 		if (missing[s])
 			fprintf(stderr, "abba: %u of %lld %s trials are missing (%.0f%%)\n", missing[s],
 			        trials, role[s], pct);
-		if (pct > o.max_invalid_pct && rc != DS_CMP_ERROR && rc != DS_CMP_REGRESSION)
+		/* Missing trials explain a comparison that could not be made too. */
+		if (pct > o.max_invalid_pct && rc != DS_CMP_REGRESSION)
 			rc = DS_CMP_INCONCLUSIVE;
 	}
 	return rc;

@@ -1706,6 +1706,17 @@ static val_t eval_irate(ctx_t *c, val_t m)
 	return out;
 }
 
+/* Neumaier's compensated summation step (what Prometheus calls kahanSumInc). */
+static void kahan_inc(double inc, double *sum, double *comp)
+{
+	double t = *sum + inc;
+	if (fabs(*sum) >= fabs(inc))
+		*comp += (*sum - t) + inc;
+	else
+		*comp += (inc - t) + *sum;
+	*sum = t;
+}
+
 static val_t eval_over_time(ctx_t *c, val_t m, const char *fn)
 {
 	val_t out = vec_new();
@@ -1715,17 +1726,26 @@ static val_t eval_over_time(ctx_t *c, val_t m, const char *fn)
 		if (!strcmp(fn, "count_over_time")) {
 			r = (double)s->n;
 		} else if (!strcmp(fn, "sum_over_time")) {
-			r = 0;
+			double sum = 0, comp = 0;
 			for (size_t k = 0; k < s->n; k++)
-				r += s->v[k];
+				kahan_inc(s->v[k], &sum, &comp);
+			r = isinf(sum) ? sum : sum + comp;
 		} else if (!strcmp(fn, "avg_over_time")) {
-			/* Incremental mean, as Prometheus computes it. */
-			double mean = 0, count = 0;
+			/* Incremental mean with compensation, as Prometheus computes it,
+			 * so results agree to the last bit. */
+			double mean = 0, count = 0, comp = 0;
 			for (size_t k = 0; k < s->n; k++) {
+				double v = s->v[k];
 				count++;
-				mean += s->v[k] / count - mean / count;
+				if (isinf(mean)) {
+					if (isinf(v) && (mean > 0) == (v > 0))
+						continue;
+					if (!isinf(v) && !isnan(v))
+						continue;
+				}
+				kahan_inc(v / count - mean / count, &mean, &comp);
 			}
-			r = mean;
+			r = isinf(mean) ? mean : mean + comp;
 		} else {
 			bool mx = !strcmp(fn, "max_over_time");
 			r = s->v[0];
