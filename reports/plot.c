@@ -590,9 +590,9 @@ static int plan_cache(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, size_
 	}
 	style(s);
 	char sub[256];
-	snprintf(sub, sizeof(sub), "scraped coredns_cache_hits_total / coredns_cache_requests_total, "
-	                           "per scrape interval%s",
-	         ng > 1 ? " (median-p99 trial of each)" : "");
+	snprintf(sub, sizeof(sub), "coredns_cache_hits_total / coredns_cache_requests_total per "
+	                           "scrape interval%s",
+	         ng > 1 ? "; median-p99 trials" : "");
 	title(s, p->o, "Cache hit ratio over time", sub);
 	fprintf(s, "set xrange [0:%g]\nset yrange [0:112]\nset ytics 0, 10, 100\n"
 	           "set xlabel 'Time since the run started [s]'\nset ylabel 'Cache hit ratio [%%]'\n"

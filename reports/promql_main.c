@@ -411,7 +411,7 @@ int ds_report_alerts_main(int argc, char **argv)
 	       (long long)run, ri.label ? ri.label : "", what,
 	       ds_promql_fmt_duration(t1 - t0, a, sizeof(a)),
 	       ds_promql_fmt_duration(step, b, sizeof(b)),
-	       ds_promql_fmt_duration(end - ri.started_ns, (char[32]){0}, 32));
+	       ds_rfmt_dur(end - ri.started_ns, (char[32]){0}, 32));
 	for (size_t i = 0; i < rs.n; i++) {
 		const ds_rule_t *x = &rs.r[i];
 		if (!x->alert)
