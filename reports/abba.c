@@ -71,8 +71,7 @@ static int max_run_id(const char *path, int64_t *id, ds_err_t *err)
 }
 
 /* Runs with label recorded after run id `after`. */
-static int count_new(const char *path, const char *label, int64_t after, int64_t *n,
-                     ds_err_t *err)
+static int count_new(const char *path, const char *label, int64_t after, int64_t *n, ds_err_t *err)
 {
 	ds_store_t *db = ds_store_open(path, DS_STORE_RDONLY, err);
 	if (!db)
@@ -163,7 +162,8 @@ int ds_report_abba_main(int argc, char **argv)
 			break;
 		case O_TRIALS:
 			if (ds_parse_int(optarg, 1, 10000, &trials) < 0)
-				return ds_cli_bad("abba", "--trials: '%s' is not in 1..10000", optarg);
+				return ds_cli_bad("abba", "--trials: '%s' is not in 1..10000",
+				                  optarg);
 			break;
 		case O_DRY:
 			dry = true;
@@ -188,7 +188,8 @@ int ds_report_abba_main(int argc, char **argv)
 	if (!cmd[0] || !cmd[1])
 		return ds_cli_bad("abba", "--baseline-cmd and --candidate-cmd are required");
 	if (!strcmp(o.base_label, o.cand_label))
-		return ds_cli_bad("abba", "the two labels must differ (both are '%s')", o.base_label);
+		return ds_cli_bad("abba", "the two labels must differ (both are '%s')",
+		                  o.base_label);
 
 	const char *label[2] = {o.base_label, o.cand_label};
 	static const char *role[2] = {"baseline", "candidate"};
@@ -205,7 +206,8 @@ int ds_report_abba_main(int argc, char **argv)
 		unsigned pair = i / 2, pos = i % 2;
 		int side = (int)((pair % 2 == 0 ? pos : 1 - pos) ^ (cand_first ? 1u : 0u));
 		unsigned trial = ++done[side];
-		fprintf(stderr, "abba: %u/%u %s #%u: %s\n", i + 1, total, role[side], trial, cmd[side]);
+		fprintf(stderr, "abba: %u/%u %s #%u: %s\n", i + 1, total, role[side], trial,
+		        cmd[side]);
 		if (dry)
 			continue;
 		int64_t before = 0, after = 0;
@@ -224,11 +226,12 @@ int ds_report_abba_main(int argc, char **argv)
 		}
 		if (st != 0 || after != before + 1) {
 			missing[side]++;
-			fprintf(stderr,
-			        "abba: warning: %s #%u %s (exit %d, %lld new run%s labelled '%s')\n",
-			        role[side], trial, st ? "failed" : "recorded no single run", st,
-			        (long long)(after - before), after - before == 1 ? "" : "s",
-			        label[side]);
+			fprintf(
+			    stderr,
+			    "abba: warning: %s #%u %s (exit %d, %lld new run%s labelled '%s')\n",
+			    role[side], trial, st ? "failed" : "recorded no single run", st,
+			    (long long)(after - before), after - before == 1 ? "" : "s",
+			    label[side]);
 		}
 	}
 	if (dry)
@@ -238,8 +241,8 @@ int ds_report_abba_main(int argc, char **argv)
 	for (int s = 0; s < 2; s++) {
 		double pct = 100.0 * missing[s] / (double)trials;
 		if (missing[s])
-			fprintf(stderr, "abba: %u of %lld %s trials are missing (%.0f%%)\n", missing[s],
-			        trials, role[s], pct);
+			fprintf(stderr, "abba: %u of %lld %s trials are missing (%.0f%%)\n",
+			        missing[s], trials, role[s], pct);
 		/* Missing trials explain a comparison that could not be made too. */
 		if (pct > o.max_invalid_pct && rc != DS_CMP_REGRESSION)
 			rc = DS_CMP_INCONCLUSIVE;

@@ -86,7 +86,8 @@ int ds_cli_compare_opt(int c, const char *arg, ds_cmp_opts_t *o, struct ds_cli_c
 		return 1;
 	case DS_CO_ITERS:
 		if (ds_parse_int(arg, 100, 10000000, &n) < 0)
-			return ds_cli_bad(x->cmd, "--bootstrap: '%s' is not in 100..10000000", arg), -1;
+			return ds_cli_bad(x->cmd, "--bootstrap: '%s' is not in 100..10000000", arg),
+			       -1;
 		o->iters = (unsigned)n;
 		return 1;
 	case DS_CO_SEED:
@@ -111,7 +112,8 @@ int ds_cli_compare_opt(int c, const char *arg, ds_cmp_opts_t *o, struct ds_cli_c
 		return ds_cli_duration(x->cmd, "max-lag", arg, &o->trial.max_lag_ns) < 0 ? -1 : 1;
 	case DS_CO_MAX_INVALID:
 		if (ds_parse_double(arg, &v) < 0 || v < 0 || v > 100)
-			return ds_cli_bad(x->cmd, "--max-invalid: '%s' is not a percentage", arg), -1;
+			return ds_cli_bad(x->cmd, "--max-invalid: '%s' is not a percentage", arg),
+			       -1;
 		o->max_invalid_pct = v;
 		return 1;
 	case DS_CO_STRICT:
@@ -150,8 +152,8 @@ int ds_cli_compare_run(ds_cmp_opts_t *o, const struct ds_cli_cmp *x)
 		/* Saving is a convenience: a read-only store is still compared. */
 		db = ds_store_open(x->db, 0, &err);
 		if (!db && (strstr(err.msg, "read-only") || strstr(err.msg, "not writable")))
-			fprintf(stderr, "dnsurge report %s: %s: the comparison is not saved\n", x->cmd,
-			        err.msg);
+			fprintf(stderr, "dnsurge report %s: %s: the comparison is not saved\n",
+			        x->cmd, err.msg);
 		else if (!db)
 			goto fail;
 	}
@@ -192,4 +194,3 @@ out:
 	ds_store_close(db);
 	return rc;
 }
-

@@ -63,10 +63,11 @@ int ds_cmp_parse_min_effect(ds_cmp_opts_t *o, const char *spec, ds_err_t *err)
 		if (l && eq[l] == '%')
 			eq[l] = 0;
 		if (m < 0 || ds_parse_double(eq + 1, &v) < 0 || v < 0) {
-			rc = ds_errf(err, DS_EINVAL,
-			             "--min-effect: '%s=%s' needs a known metric (p50, p90, p99, p99.9, "
-			             "max, mean, qps, answered, loss, errors, servfail) and a value >= 0",
-			             it, eq + 1);
+			rc = ds_errf(
+			    err, DS_EINVAL,
+			    "--min-effect: '%s=%s' needs a known metric (p50, p90, p99, p99.9, "
+			    "max, mean, qps, answered, loss, errors, servfail) and a value >= 0",
+			    it, eq + 1);
 			break;
 		}
 		o->min_effect[m] = kind_of((ds_trial_metric_t)m) == DS_STATS_RATIO ? v / 100 : v;
@@ -169,10 +170,14 @@ static int compare_metric(const ds_trial_t *b, size_t nb, const ds_trial_t *c, s
 	row->nb = collect(b, nb, m, xb, &least);
 	row->nc = collect(c, nc, m, xc, &least);
 	rc = DS_OK;
-	if (row->nb)
-		row->base_med = ds_stats_median(xb, row->nb), row->base_spread = spread(xb, row->nb, row->kind);
-	if (row->nc)
-		row->cand_med = ds_stats_median(xc, row->nc), row->cand_spread = spread(xc, row->nc, row->kind);
+	if (row->nb) {
+		row->base_med = ds_stats_median(xb, row->nb);
+		row->base_spread = spread(xb, row->nb, row->kind);
+	}
+	if (row->nc) {
+		row->cand_med = ds_stats_median(xc, row->nc);
+		row->cand_spread = spread(xc, row->nc, row->kind);
+	}
 	if (!row->nb && !row->nc) {
 		row->verdict = DS_CMP_NA;
 		row->gated = false;
@@ -192,7 +197,8 @@ static int compare_metric(const ds_trial_t *b, size_t nb, const ds_trial_t *c, s
 	}
 	if (row->nb < o->min_trials || row->nc < o->min_trials) {
 		row->verdict = DS_CMP_INSUFFICIENT;
-		snprintf(row->note, sizeof(row->note), "needs %u valid trials per side", o->min_trials);
+		snprintf(row->note, sizeof(row->note), "needs %u valid trials per side",
+		         o->min_trials);
 		goto out;
 	}
 	ds_stats_mwu_t t;
@@ -221,7 +227,8 @@ static int compare_metric(const ds_trial_t *b, size_t nb, const ds_trial_t *c, s
 		row->verdict = worse ? DS_CMP_REGRESSED : DS_CMP_IMPROVED;
 	if (row->verdict == DS_CMP_REGRESSED || row->verdict == DS_CMP_IMPROVED) {
 		bool up = row->delta > 0;
-		row->high_confidence = up ? row->ci_lo > row->min_effect : row->ci_hi < -row->min_effect;
+		row->high_confidence =
+		    up ? row->ci_lo > row->min_effect : row->ci_hi < -row->min_effect;
 	}
 out:
 	free(xb);
@@ -266,7 +273,8 @@ static void side_warnings(const char *side, const ds_trial_t *t, size_t n, ds_cm
 	if (host_differs)
 		warn(r, "%s trials ran on different hosts", side);
 	if (tih)
-		warn(r, "%s latency percentiles include timed-out queries at the timeout value", side);
+		warn(r, "%s latency percentiles include timed-out queries at the timeout value",
+		     side);
 }
 
 static void noise_warnings(const char *scen, const ds_trial_t *t, size_t n, const char *side,
@@ -281,7 +289,8 @@ static void noise_warnings(const char *scen, const ds_trial_t *t, size_t n, cons
 	if (!strcmp(side, "baseline") && row->gated && sp > row->min_effect) {
 		if (row->kind == DS_STATS_RATIO)
 			warn(r,
-			     "%s: baseline %s varies %.1f%% between trials (robust CV), more than its "
+			     "%s: baseline %s varies %.1f%% between trials (robust CV), more than "
+			     "its "
 			     "%.1f%% minimum effect: this machine is too noisy to resolve it",
 			     scen, mn, sp * 100, row->min_effect * 100);
 		else
@@ -304,7 +313,9 @@ static void noise_warnings(const char *scen, const ds_trial_t *t, size_t n, cons
 		ds_stats_modz(x, k, z);
 		for (size_t i = 0; k >= 3 && i < k; i++)
 			if (z[i] > 10)
-				warn(r, "%s: %s run %lld has an outlying %s (modified z-score %.0f > 10)",
+				warn(r,
+				     "%s: %s run %lld has an outlying %s (modified z-score %.0f > "
+				     "10)",
 				     scen, side, (long long)id[i], mn, isinf(z[i]) ? 999.0 : z[i]);
 	}
 	free(x);
@@ -434,7 +445,8 @@ static int save(ds_store_t *db, const ds_cmp_result_t *r, const ds_cmp_opts_t *o
 	int64_t now = ds_wall_ns();
 	for (size_t i = 0; i < r->nsc; i++) {
 		const ds_cmp_scen_t *s = &r->sc[i];
-		char *jb = ids_json(s->base_ids, s->nb_valid), *jc = ids_json(s->cand_ids, s->nc_valid);
+		char *jb = ids_json(s->base_ids, s->nb_valid),
+		     *jc = ids_json(s->cand_ids, s->nc_valid);
 		for (int m = 0; m < DS_TM_COUNT; m++) {
 			const ds_cmp_row_t *row = &s->rows[m];
 			if (row->verdict == DS_CMP_NA)
@@ -452,15 +464,16 @@ static int save(ds_store_t *db, const ds_cmp_result_t *r, const ds_cmp_opts_t *o
 			for (int k = 0; k < 3; k++)
 				if (!isnan(v[k]))
 					sqlite3_bind_double(ins, 8 + k, v[k]);
-			sqlite3_bind_text(ins, 11, row->kind == DS_STATS_RATIO ? "ratio" : "abs", -1,
-			                  SQLITE_STATIC);
+			sqlite3_bind_text(ins, 11, row->kind == DS_STATS_RATIO ? "ratio" : "abs",
+			                  -1, SQLITE_STATIC);
 			double w[] = {row->ci_lo, row->ci_hi, row->p};
 			for (int k = 0; k < 3; k++)
 				if (!isnan(w[k]))
 					sqlite3_bind_double(ins, 12 + k, w[k]);
 			sqlite3_bind_double(ins, 15, o->alpha);
 			sqlite3_bind_double(ins, 16, row->min_effect);
-			sqlite3_bind_text(ins, 17, ds_cmp_verdict_name(row->verdict), -1, SQLITE_STATIC);
+			sqlite3_bind_text(ins, 17, ds_cmp_verdict_name(row->verdict), -1,
+			                  SQLITE_STATIC);
 			sqlite3_bind_int(ins, 18, row->gated);
 			if (jb)
 				sqlite3_bind_text(ins, 19, jb, -1, SQLITE_TRANSIENT);
@@ -482,7 +495,8 @@ static int save(ds_store_t *db, const ds_cmp_result_t *r, const ds_cmp_opts_t *o
 	                        -1, &ts, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
-	if ((rc = save_trials(h, ts, b, nb)) != SQLITE_OK || (rc = save_trials(h, ts, c, nc)) != SQLITE_OK)
+	if ((rc = save_trials(h, ts, b, nb)) != SQLITE_OK ||
+	    (rc = save_trials(h, ts, c, nc)) != SQLITE_OK)
 		goto fail;
 	sqlite3_finalize(ins);
 	sqlite3_finalize(ts);
@@ -499,8 +513,8 @@ fail:;
 	return code;
 }
 
-int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o,
-               ds_cmp_result_t *r, ds_err_t *err)
+int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o, ds_cmp_result_t *r,
+               ds_err_t *err)
 {
 	ds_trial_t *b = NULL, *c = NULL, *vb = NULL, *vc = NULL;
 	size_t nb = 0, nc = 0, nscen = 0;
@@ -518,9 +532,9 @@ int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o,
 		goto fail;
 	if (!nb || !nc) {
 		rc = ds_errf(err, DS_ENOENT, "no runs labelled '%s'%s%s%s in %s",
-		             !nb ? o->base_label : o->cand_label, o->scenario ? " for scenario '" : "",
-		             o->scenario ? o->scenario : "", o->scenario ? "'" : "",
-		             ds_store_path(!nb ? base_db : cand_db));
+		             !nb ? o->base_label : o->cand_label,
+		             o->scenario ? " for scenario '" : "", o->scenario ? o->scenario : "",
+		             o->scenario ? "'" : "", ds_store_path(!nb ? base_db : cand_db));
 		goto fail;
 	}
 	/* Scenarios both sides ran, in the baseline's order. */
@@ -539,7 +553,9 @@ int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o,
 	for (size_t i = 0; i < nc; i++) {
 		const char *s = c[i].run.scenario ? c[i].run.scenario : "";
 		if (!has_scen(scen, nscen, s)) {
-			warn(r, "scenario '%s' has candidate runs but no baseline runs: not compared", s);
+			warn(r,
+			     "scenario '%s' has candidate runs but no baseline runs: not compared",
+			     s);
 		}
 	}
 	r->sc = calloc(nscen, sizeof(*r->sc));
@@ -553,7 +569,8 @@ int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o,
 		size_t kb = pick(b, nb, scen[i], vb), kc = pick(c, nc, scen[i], vc);
 		const char *sn = scen[i][0] ? scen[i] : "(no scenario)";
 		if (!kc) {
-			warn(r, "scenario '%s' has baseline runs but no candidate runs: not compared",
+			warn(r,
+			     "scenario '%s' has baseline runs but no candidate runs: not compared",
 			     sn);
 			continue;
 		}
@@ -568,37 +585,44 @@ int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o,
 		side_warnings("candidate", vc, kc, r);
 		if (!interleaved(vb, kb, vc, kc) && kb > 1 && kc > 1)
 			warn(r,
-			     "%s: all baseline trials ran before or after all candidate trials: slow "
-			     "drift of the machine looks like a change; interleave them (dnsurge report "
+			     "%s: all baseline trials ran before or after all candidate trials: "
+			     "slow "
+			     "drift of the machine looks like a change; interleave them (dnsurge "
+			     "report "
 			     "abba)",
 			     sn);
 		size_t mn = DS_MIN(s->nb_valid, s->nc_valid);
 		double minp = ds_stats_mwu_min_p(s->nb_valid, s->nc_valid);
 		if (mn < o->min_trials) {
 			warn(r,
-			     "%s: only %zu valid baseline and %zu valid candidate trials; at least %u "
+			     "%s: only %zu valid baseline and %zu valid candidate trials; at least "
+			     "%u "
 			     "per side are needed (10 or more recommended)",
 			     sn, s->nb_valid, s->nc_valid, o->min_trials);
 			inconclusive = true;
-			snprintf(inc + strlen(inc), sizeof(inc) - strlen(inc), "%s%s: too few trials",
-			         inc[0] ? ", " : "", sn);
+			snprintf(inc + strlen(inc), sizeof(inc) - strlen(inc),
+			         "%s%s: too few trials", inc[0] ? ", " : "", sn);
 		} else if (minp >= o->alpha) {
-			warn(r, "%s: with %zu+%zu trials the smallest possible p-value is %.4f, not "
-			        "below alpha %g: nothing can be significant",
+			warn(r,
+			     "%s: with %zu+%zu trials the smallest possible p-value is %.4f, not "
+			     "below alpha %g: nothing can be significant",
 			     sn, s->nb_valid, s->nc_valid, minp, o->alpha);
 			inconclusive = true;
-			snprintf(inc + strlen(inc), sizeof(inc) - strlen(inc), "%s%s: too few trials",
-			         inc[0] ? ", " : "", sn);
+			snprintf(inc + strlen(inc), sizeof(inc) - strlen(inc),
+			         "%s%s: too few trials", inc[0] ? ", " : "", sn);
 		} else if (mn < 10) {
-			warn(r, "%s: %zu+%zu trials: only large changes can be detected; 10 or more per "
-			        "side are recommended",
+			warn(r,
+			     "%s: %zu+%zu trials: only large changes can be detected; 10 or more "
+			     "per "
+			     "side are recommended",
 			     sn, s->nb_valid, s->nc_valid);
 		}
 		double bad_b = 100.0 * (double)(kb - s->nb_valid) / (double)kb;
 		double bad_c = 100.0 * (double)(kc - s->nc_valid) / (double)kc;
 		if (bad_b > o->max_invalid_pct || bad_c > o->max_invalid_pct) {
-			warn(r, "%s: %.0f%% of baseline and %.0f%% of candidate trials are invalid "
-			        "(limit %g%%)",
+			warn(r,
+			     "%s: %.0f%% of baseline and %.0f%% of candidate trials are invalid "
+			     "(limit %g%%)",
 			     sn, bad_b, bad_c, o->max_invalid_pct);
 			if (!inconclusive)
 				snprintf(inc + strlen(inc), sizeof(inc) - strlen(inc),
@@ -614,8 +638,9 @@ int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o,
 			}
 			if (row->gated && row->verdict == DS_CMP_REGRESSED) {
 				regression = true;
-				snprintf(regs + strlen(regs), sizeof(regs) - strlen(regs), "%s%s/%s",
-				         regs[0] ? ", " : "", sn, ds_trial_metrics[m].name);
+				snprintf(regs + strlen(regs), sizeof(regs) - strlen(regs),
+				         "%s%s/%s", regs[0] ? ", " : "", sn,
+				         ds_trial_metrics[m].name);
 			}
 		}
 		if (noisy && o->strict_noise) {
@@ -733,8 +758,9 @@ static const char *mark(const ds_cmp_row_t *row)
 void ds_cmp_print(FILE *f, const ds_cmp_result_t *r, const ds_cmp_opts_t *o)
 {
 	char a[48], b[48], d[160];
-	fprintf(f, "baseline '%s' vs candidate '%s': two-sided Mann-Whitney U, alpha %g; "
-	           "%g%% bootstrap interval of the change of medians (%u resamples, seed %llu)\n",
+	fprintf(f,
+	        "baseline '%s' vs candidate '%s': two-sided Mann-Whitney U, alpha %g; "
+	        "%g%% bootstrap interval of the change of medians (%u resamples, seed %llu)\n",
 	        o->base_label, o->cand_label, o->alpha, o->conf * 100, o->iters,
 	        (unsigned long long)o->seed);
 	for (size_t i = 0; i < r->nsc; i++) {
@@ -764,7 +790,8 @@ void ds_cmp_print(FILE *f, const ds_cmp_result_t *r, const ds_cmp_opts_t *o)
 			fputs(change_str(row, d, sizeof(d)), f);
 			const char *mk = mark(row);
 			if (mk[0])
-				fprintf(f, "  %s%s", mk, row->high_confidence ? " (high confidence)" : "");
+				fprintf(f, "  %s%s", mk,
+				        row->high_confidence ? " (high confidence)" : "");
 			fputc('\n', f);
 		}
 	}
@@ -877,11 +904,21 @@ static void xml_esc(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&apos;", f);
+			break;
 		default:
 			/* control characters are not allowed in XML 1.0 */
 			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
@@ -890,8 +927,7 @@ static void xml_esc(FILE *f, const char *s)
 	}
 }
 
-int ds_cmp_junit(const char *path, const ds_cmp_result_t *r, const ds_cmp_opts_t *o,
-                 ds_err_t *err)
+int ds_cmp_junit(const char *path, const ds_cmp_result_t *r, const ds_cmp_opts_t *o, ds_err_t *err)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
@@ -907,8 +943,9 @@ int ds_cmp_junit(const char *path, const ds_cmp_result_t *r, const ds_cmp_opts_t
 			skips += row->verdict == DS_CMP_INSUFFICIENT || row->verdict == DS_CMP_NA;
 		}
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(f, "<testsuites name=\"dnsurge report compare\" tests=\"%zu\" failures=\"%zu\" "
-	           "skipped=\"%zu\">\n",
+	fprintf(f,
+	        "<testsuites name=\"dnsurge report compare\" tests=\"%zu\" failures=\"%zu\" "
+	        "skipped=\"%zu\">\n",
 	        tests, fails, skips);
 	for (size_t i = 0; i < r->nsc; i++) {
 		const ds_cmp_scen_t *s = &r->sc[i];
@@ -936,9 +973,11 @@ int ds_cmp_junit(const char *path, const ds_cmp_result_t *r, const ds_cmp_opts_t
 				fprintf(f, ", candidate ");
 				xml_esc(f, cell(row, false, b, sizeof(b)));
 				fprintf(f, ", minimum effect %g%s</failure>\n",
-				        row->kind == DS_STATS_RATIO ? row->min_effect * 100 : row->min_effect,
+				        row->kind == DS_STATS_RATIO ? row->min_effect * 100
+				                                    : row->min_effect,
 				        row->kind == DS_STATS_RATIO ? "%" : " pp");
-			} else if (row->verdict == DS_CMP_INSUFFICIENT || row->verdict == DS_CMP_NA) {
+			} else if (row->verdict == DS_CMP_INSUFFICIENT ||
+			           row->verdict == DS_CMP_NA) {
 				fprintf(f, "      <skipped message=\"");
 				xml_esc(f, d);
 				fprintf(f, "\"/>\n");

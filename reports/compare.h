@@ -29,19 +29,20 @@ enum {
 
 typedef struct ds_cmp_opts {
 	const char *base_label, *cand_label;
-	const char *scenario;           /**< NULL = every scenario both sides ran */
-	int64_t since_run;              /**< only runs with a larger id (abba); 0 = all */
-	double alpha;                   /**< significance level; 0.01 */
-	double conf;                    /**< bootstrap interval confidence; 0.95 */
-	unsigned iters;                 /**< bootstrap resamples; 10000 */
-	uint64_t seed;                  /**< bootstrap PRNG seed; 1 */
-	unsigned min_trials;            /**< valid trials needed per side; 5 */
-	double max_invalid_pct;         /**< more invalid trials than this is inconclusive; 20 */
-	bool strict_noise;              /**< baseline noise above a gated min effect is inconclusive */
-	double min_effect[DS_TM_COUNT]; /**< ratio metrics: fraction (0.05); rates: percentage points */
+	const char *scenario;   /**< NULL = every scenario both sides ran */
+	int64_t since_run;      /**< only runs with a larger id (abba); 0 = all */
+	double alpha;           /**< significance level; 0.01 */
+	double conf;            /**< bootstrap interval confidence; 0.95 */
+	unsigned iters;         /**< bootstrap resamples; 10000 */
+	uint64_t seed;          /**< bootstrap PRNG seed; 1 */
+	unsigned min_trials;    /**< valid trials needed per side; 5 */
+	double max_invalid_pct; /**< more invalid trials than this is inconclusive; 20 */
+	bool strict_noise;      /**< baseline noise above a gated min effect is inconclusive */
+	double min_effect[DS_TM_COUNT]; /**< ratio metrics: fraction (0.05); rates: percentage
+	                                   points */
 	bool gated[DS_TM_COUNT];        /**< metrics that decide the exit code */
 	ds_trial_opts_t trial;
-	ds_store_t *save_db;            /**< write comparison/trial_summary rows here; NULL = don't */
+	ds_store_t *save_db; /**< write comparison/trial_summary rows here; NULL = don't */
 } ds_cmp_opts_t;
 
 /** Defaults of docs/REPORT.md (and of REPORTS.md §3.2). */
@@ -74,12 +75,12 @@ typedef struct ds_cmp_row {
 	double base_med, cand_med;
 	double base_spread, cand_spread; /**< robust CV (ratio kind) or 1.4826*MAD (abs kind) */
 	ds_stats_delta_t kind;
-	double delta, ci_lo, ci_hi;      /**< fraction for ratios, percentage points for rates */
+	double delta, ci_lo, ci_hi; /**< fraction for ratios, percentage points for rates */
 	double p, u;
 	bool exact;
 	double min_effect;
 	ds_cmp_verdict_t verdict;
-	bool high_confidence;            /**< the whole interval lies beyond the minimum effect */
+	bool high_confidence; /**< the whole interval lies beyond the minimum effect */
 	char note[128];
 } ds_cmp_row_t;
 
@@ -95,8 +96,8 @@ typedef struct ds_cmp_result {
 	size_t nsc;
 	char **warnings;
 	size_t nwarn;
-	int exit_code;          /**< DS_CMP_PASS, _REGRESSION or _INCONCLUSIVE */
-	char verdict[256];      /**< one line: "REGRESSED: synthetic/p99", "no regression", ... */
+	int exit_code;     /**< DS_CMP_PASS, _REGRESSION or _INCONCLUSIVE */
+	char verdict[256]; /**< one line: "REGRESSED: synthetic/p99", "no regression", ... */
 } ds_cmp_result_t;
 
 /**
@@ -114,8 +115,8 @@ int ds_cmp_scenario(const char *scenario, const ds_trial_t *b, size_t nb, const 
  * (free with ds_cmp_result_free(), also after an error), or a negative
  * code with err filled (no such label, store errors): exit code 2.
  */
-int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o,
-               ds_cmp_result_t *r, ds_err_t *err);
+int ds_cmp_run(ds_store_t *base_db, ds_store_t *cand_db, const ds_cmp_opts_t *o, ds_cmp_result_t *r,
+               ds_err_t *err);
 void ds_cmp_result_free(ds_cmp_result_t *r);
 
 /** The benchstat-style table, warnings and verdict line. */
@@ -123,5 +124,4 @@ void ds_cmp_print(FILE *f, const ds_cmp_result_t *r, const ds_cmp_opts_t *o);
 /** The result as a JSON document (malloc'd string; NULL on ENOMEM). */
 char *ds_cmp_json(const ds_cmp_result_t *r, const ds_cmp_opts_t *o);
 /** Write a JUnit XML file: one test case per scenario and gated metric. */
-int ds_cmp_junit(const char *path, const ds_cmp_result_t *r, const ds_cmp_opts_t *o,
-                 ds_err_t *err);
+int ds_cmp_junit(const char *path, const ds_cmp_result_t *r, const ds_cmp_opts_t *o, ds_err_t *err);

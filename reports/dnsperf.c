@@ -132,7 +132,8 @@ static int finish(ds_dnsperf_t *cur, int64_t started_local, ds_dnsperf_t **runs,
                   size_t lineno, ds_err_t *err)
 {
 	if (isnan(cur->run_time_s))
-		return ds_errf(err, DS_EINVAL, "line %zu: statistics without 'Run time (s)'", lineno);
+		return ds_errf(err, DS_EINVAL, "line %zu: statistics without 'Run time (s)'",
+		               lineno);
 	cur->started_ns = started_local;
 	/* -S lines carry exact epoch times; "Started at" only local seconds. */
 	if (cur->nint && cur->stats_interval_s > 0)
@@ -214,8 +215,8 @@ int ds_dnsperf_parse(const char *text, ds_dnsperf_t **out, size_t *n, ds_err_t *
 			cur.interrupted = strtoull(v, NULL, 10);
 		} else if ((v = after(line, "Response codes:"))) {
 			if (parse_rcodes(&cur, v) < 0)
-				rc = ds_errf(err, DS_EINVAL, "line %zu: cannot read the response codes",
-				             lineno);
+				rc = ds_errf(err, DS_EINVAL,
+				             "line %zu: cannot read the response codes", lineno);
 		} else if ((v = after(line, "Average packet size:"))) {
 			sscanf(v, "request %lf, response %lf", &cur.req_size, &cur.resp_size);
 		} else if ((v = after(line, "Run time (s):"))) {
@@ -225,7 +226,8 @@ int ds_dnsperf_parse(const char *text, ds_dnsperf_t **out, size_t *n, ds_err_t *
 		} else if ((v = after(line, "Average Latency (s):"))) {
 			if (sscanf(v, "%lf (min %lf, max %lf)", &cur.lat_avg_s, &cur.lat_min_s,
 			           &cur.lat_max_s) < 1)
-				rc = ds_errf(err, DS_EINVAL, "line %zu: cannot read the latency", lineno);
+				rc = ds_errf(err, DS_EINVAL, "line %zu: cannot read the latency",
+				             lineno);
 		} else if ((v = after(line, "Latency StdDev (s):"))) {
 			cur.lat_stddev_s = strtod(v, NULL);
 		} else if (after(line, "Connection Statistics:")) {
@@ -236,7 +238,8 @@ int ds_dnsperf_parse(const char *text, ds_dnsperf_t **out, size_t *n, ds_err_t *
 	if (rc == DS_OK && have_sent)
 		rc = finish(&cur, started_local, &runs, &nr, lineno, err);
 	if (rc == DS_OK && !nr)
-		rc = ds_errf(err, DS_EINVAL, "no dnsperf statistics block ('Statistics:' with "
+		rc = ds_errf(err, DS_EINVAL,
+		             "no dnsperf statistics block ('Statistics:' with "
 		             "'Queries sent:') found");
 	run_clear(&cur);
 	if (rc < 0) {
@@ -254,8 +257,8 @@ static void num(cJSON *o, const char *k, double v)
 		cJSON_AddNumberToObject(o, k, v);
 }
 
-int ds_dnsperf_store(ds_store_t *db, const ds_dnsperf_t *r, const char *label,
-                     const char *scenario, const char *source, int64_t *run_id, ds_err_t *err)
+int ds_dnsperf_store(ds_store_t *db, const ds_dnsperf_t *r, const char *label, const char *scenario,
+                     const char *source, int64_t *run_id, ds_err_t *err)
 {
 	int64_t start = r->started_ns ? r->started_ns : ds_wall_ns();
 	int64_t dur = (int64_t)llround(r->run_time_s * 1e9);
@@ -327,9 +330,14 @@ int ds_dnsperf_store(ds_store_t *db, const ds_dnsperf_t *r, const char *label,
 		iv.bytes_sent = (uint64_t)llround(r->req_size * (double)r->sent);
 	if (!isnan(r->resp_size))
 		iv.bytes_recv = (uint64_t)llround(r->resp_size * (double)r->completed);
-	ds_store_phase_t ph = {.seq = 0, .name = "dnsperf", .start_ns = start,
-	                       .end_ns = start + dur, .target = r->command,
-	                       .target_qps = NAN, .target_qps_end = NAN, .measured = true};
+	ds_store_phase_t ph = {.seq = 0,
+	                       .name = "dnsperf",
+	                       .start_ns = start,
+	                       .end_ns = start + dur,
+	                       .target = r->command,
+	                       .target_qps = NAN,
+	                       .target_qps_end = NAN,
+	                       .measured = true};
 	if ((rc = ds_store_writer_phase(w, &ph)) < 0 ||
 	    (rc = ds_store_writer_interval(w, &iv, NULL, 0)) < 0)
 		goto fail;
@@ -404,30 +412,40 @@ int ds_report_import_main(int argc, char **argv)
 {
 	enum { O_DB = 256, O_FROM, O_LABEL, O_SCEN };
 	static const struct option lo[] = {
-	    {"db", required_argument, NULL, O_DB},       {"from", required_argument, NULL, O_FROM},
-	    {"label", required_argument, NULL, O_LABEL}, {"scenario", required_argument, NULL, O_SCEN},
-	    {"help", no_argument, NULL, 'h'},            {0},
+	    {"db", required_argument, NULL, O_DB},
+	    {"from", required_argument, NULL, O_FROM},
+	    {"label", required_argument, NULL, O_LABEL},
+	    {"scenario", required_argument, NULL, O_SCEN},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *db_path = DS_REPORT_DEFAULT_DB, *label = "", *scen = "";
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db_path = optarg; break;
-		case O_LABEL: label = optarg; break;
-		case O_SCEN: scen = optarg; break;
+		case O_DB:
+			db_path = optarg;
+			break;
+		case O_LABEL:
+			label = optarg;
+			break;
+		case O_SCEN:
+			scen = optarg;
+			break;
 		case O_FROM:
 			if (strcmp(optarg, "dnsperf"))
 				return ds_cli_bad("import", "--from: only 'dnsperf' is supported");
 			break;
 		case 'h':
-			printf("usage: dnsurge report import [--from dnsperf] --db FILE --label LABEL "
-			       "[--scenario NAME]\n         FILE...   ('-' reads stdin)\n\n"
-			       "Bring dnsperf results in as runs (tool 'dnsperf'): each statistics "
-			       "block of the\ntext output is one run with the totals, RCODEs, qps and "
-			       "mean/min/max\nlatency; -S lines are kept as a series "
-			       "'dnsperf_interval_qps'. dnsperf reports\nno percentiles, so none are "
-			       "invented: reports show the run as summary-only.\n");
+			printf(
+			    "usage: dnsurge report import [--from dnsperf] --db FILE --label LABEL "
+			    "[--scenario NAME]\n         FILE...   ('-' reads stdin)\n\n"
+			    "Bring dnsperf results in as runs (tool 'dnsperf'): each statistics "
+			    "block of the\ntext output is one run with the totals, RCODEs, qps and "
+			    "mean/min/max\nlatency; -S lines are kept as a series "
+			    "'dnsperf_interval_qps'. dnsperf reports\nno percentiles, so none are "
+			    "invented: reports show the run as summary-only.\n");
 			return 0;
 		default:
 			return 2;
@@ -454,12 +472,14 @@ int ds_report_import_main(int argc, char **argv)
 		for (size_t k = 0; k < n && !rc; k++) {
 			int64_t id;
 			if (ds_dnsperf_store(db, &runs[k], label, scen, argv[i], &id, &err) < 0) {
-				fprintf(stderr, "dnsurge report import: %s: %s\n", argv[i], err.msg);
+				fprintf(stderr, "dnsurge report import: %s: %s\n", argv[i],
+				        err.msg);
 				rc = 2;
 				break;
 			}
 			printf("%s: run %lld: %llu queries, %.1f qps, summary statistics only\n",
-			       argv[i], (long long)id, (unsigned long long)runs[k].sent, runs[k].qps);
+			       argv[i], (long long)id, (unsigned long long)runs[k].sent,
+			       runs[k].qps);
 		}
 		ds_dnsperf_free(runs, n);
 		free(text);

@@ -24,17 +24,18 @@
 typedef struct ds_dnsperf {
 	char *command;      /**< "[Status] Command line:" or NULL */
 	char *target;       /**< "addr:port/proto" from "Sending queries (to ...)", or NULL */
-	int64_t started_ns; /**< from the -S lines if any, else "Started at" (local time); 0 = unknown */
+	int64_t started_ns; /**< from the -S lines if any, else "Started at" (local time); 0 =
+	                       unknown */
 	uint64_t sent, completed, lost, interrupted;
 	uint64_t rcode[DS_STORE_NRCODE + 1]; /**< last = other */
 	double req_size, resp_size;
 	double run_time_s, qps;
 	double lat_avg_s, lat_min_s, lat_max_s, lat_stddev_s; /**< NAN when absent */
-	int64_t timeout_ns;   /**< -t from the command line, else dnsperf's 5 s */
+	int64_t timeout_ns;      /**< -t from the command line, else dnsperf's 5 s */
 	double stats_interval_s; /**< -S from the command line, 0 if none */
-	size_t nint;          /**< -S lines */
-	int64_t *int_t_ns;    /**< their timestamps */
-	double *int_qps;      /**< their answers per second */
+	size_t nint;             /**< -S lines */
+	int64_t *int_t_ns;       /**< their timestamps */
+	double *int_qps;         /**< their answers per second */
 } ds_dnsperf_t;
 
 /**
@@ -51,5 +52,5 @@ void ds_dnsperf_free(ds_dnsperf_t *r, size_t n);
  * label and scenario (NULL = ""), source naming the file it came from.
  * *run_id gets its id.
  */
-int ds_dnsperf_store(ds_store_t *db, const ds_dnsperf_t *r, const char *label,
-                     const char *scenario, const char *source, int64_t *run_id, ds_err_t *err);
+int ds_dnsperf_store(ds_store_t *db, const ds_dnsperf_t *r, const char *label, const char *scenario,
+                     const char *source, int64_t *run_id, ds_err_t *err);

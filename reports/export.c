@@ -104,8 +104,8 @@ static const char *metric_col(int m, char *buf, size_t len)
 
 static void window_cols(row_t *r)
 {
-	static const char *c[] = {"dur_ns", "sent", "answered", "timeouts", "late", "drops",
-	                          "late_sends", "send_errors", "lag_max_ns"};
+	static const char *c[] = {"dur_ns", "sent",       "answered",    "timeouts",  "late",
+	                          "drops",  "late_sends", "send_errors", "lag_max_ns"};
 	char b[48];
 	for (size_t i = 0; i < DS_ARRAY_SIZE(c); i++)
 		put_s(r, c[i]);
@@ -145,8 +145,8 @@ static void window_vals(row_t *r, const ds_trial_window_t *w)
 
 static void run_cols(row_t *r)
 {
-	static const char *c[] = {"run_id", "label", "tool", "scenario", "target", "status",
-	                          "valid", "invalid_reason", "started_ns", "ended_ns"};
+	static const char *c[] = {"run_id", "label", "tool",           "scenario",   "target",
+	                          "status", "valid", "invalid_reason", "started_ns", "ended_ns"};
 	for (size_t i = 0; i < DS_ARRAY_SIZE(c); i++)
 		put_s(r, c[i]);
 }
@@ -168,14 +168,13 @@ static void run_vals(row_t *r, const ds_trial_t *t)
 		put_s(r, "");
 }
 
-static int export_intervals(row_t *r, ds_store_t *db, const ds_trial_t *t, size_t n,
-                            ds_err_t *err)
+static int export_intervals(row_t *r, ds_store_t *db, const ds_trial_t *t, size_t n, ds_err_t *err)
 {
-	static const char *c[] = {"run_id", "label", "t_ns", "t_s", "dur_ns", "target_qps",
-	                          "sent", "answered", "timeouts", "late", "mismatched",
-	                          "malformed", "truncated", "send_errors", "drops", "outstanding",
-	                          "lag_p99_ns", "lag_max_ns", "late_sends", "conn_active",
-	                          "conn_opened", "conn_failed"};
+	static const char *c[] = {
+	    "run_id",     "label",       "t_ns",        "t_s",         "dur_ns",     "target_qps",
+	    "sent",       "answered",    "timeouts",    "late",        "mismatched", "malformed",
+	    "truncated",  "send_errors", "drops",       "outstanding", "lag_p99_ns", "lag_max_ns",
+	    "late_sends", "conn_active", "conn_opened", "conn_failed"};
 	char b[32];
 	for (size_t i = 0; i < DS_ARRAY_SIZE(c); i++)
 		put_s(r, c[i]);
@@ -203,9 +202,10 @@ static int export_intervals(row_t *r, ds_store_t *db, const ds_trial_t *t, size_
 			put_d(r, (double)(iv->t_ns - x->run.started_ns) / 1e9);
 			put_i(r, iv->dur_ns);
 			put_d(r, iv->target_qps);
-			const uint64_t u[] = {iv->sent,      iv->answered,  iv->timeouts, iv->late,
-			                      iv->mismatched, iv->malformed, iv->truncated,
-			                      iv->send_errors, iv->drops,    iv->outstanding};
+			const uint64_t u[] = {iv->sent,       iv->answered,    iv->timeouts,
+			                      iv->late,       iv->mismatched,  iv->malformed,
+			                      iv->truncated,  iv->send_errors, iv->drops,
+			                      iv->outstanding};
 			for (size_t j = 0; j < DS_ARRAY_SIZE(u); j++)
 				put_i(r, (long long)u[j]);
 			const int64_t g[] = {iv->lag_p99_ns, iv->lag_max_ns};
@@ -247,11 +247,10 @@ static int export_intervals(row_t *r, ds_store_t *db, const ds_trial_t *t, size_
 	return r->rc == DS_OK ? DS_OK : ds_errf(err, DS_EIO, "write error");
 }
 
-static int export_samples(row_t *r, ds_store_t *db, const ds_trial_t *t, size_t n,
-                          ds_err_t *err)
+static int export_samples(row_t *r, ds_store_t *db, const ds_trial_t *t, size_t n, ds_err_t *err)
 {
-	static const char *c[] = {"run_id", "label", "source", "name", "labels", "mtype", "t_ns",
-	                          "value"};
+	static const char *c[] = {"run_id", "label", "source", "name",
+	                          "labels", "mtype", "t_ns",   "value"};
 	for (size_t i = 0; i < DS_ARRAY_SIZE(c); i++)
 		put_s(r, c[i]);
 	row_end(r);
@@ -279,8 +278,8 @@ static int export_samples(row_t *r, ds_store_t *db, const ds_trial_t *t, size_t 
 	return r->rc == DS_OK ? DS_OK : ds_errf(err, DS_EIO, "write error");
 }
 
-int ds_export_csv(FILE *f, ds_store_t *db, ds_export_table_t table, const ds_trial_t *t,
-                  size_t n, ds_err_t *err)
+int ds_export_csv(FILE *f, ds_store_t *db, ds_export_table_t table, const ds_trial_t *t, size_t n,
+                  ds_err_t *err)
 {
 	row_t r = {.f = f};
 	switch (table) {
@@ -343,10 +342,14 @@ int ds_report_export_main(int argc, char **argv)
 {
 	enum { O_DB = 256, O_RUN, O_LABEL, O_SCEN, O_TABLE, O_OUT, O_CSV };
 	static const struct option lo[] = {
-	    {"db", required_argument, NULL, O_DB},       {"run", required_argument, NULL, O_RUN},
-	    {"label", required_argument, NULL, O_LABEL}, {"scenario", required_argument, NULL, O_SCEN},
-	    {"table", required_argument, NULL, O_TABLE}, {"output", required_argument, NULL, O_OUT},
-	    {"csv", no_argument, NULL, O_CSV},           {"help", no_argument, NULL, 'h'},
+	    {"db", required_argument, NULL, O_DB},
+	    {"run", required_argument, NULL, O_RUN},
+	    {"label", required_argument, NULL, O_LABEL},
+	    {"scenario", required_argument, NULL, O_SCEN},
+	    {"table", required_argument, NULL, O_TABLE},
+	    {"output", required_argument, NULL, O_OUT},
+	    {"csv", no_argument, NULL, O_CSV},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *db_path = DS_REPORT_DEFAULT_DB, *label = NULL, *scen = NULL, *out = NULL;
@@ -356,17 +359,27 @@ int ds_report_export_main(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db_path = optarg; break;
-		case O_LABEL: label = optarg; break;
-		case O_SCEN: scen = optarg; break;
-		case O_CSV: break; /* the only format */
+		case O_DB:
+			db_path = optarg;
+			break;
+		case O_LABEL:
+			label = optarg;
+			break;
+		case O_SCEN:
+			scen = optarg;
+			break;
+		case O_CSV:
+			break; /* the only format */
 		case O_OUT:
-		case 'o': out = optarg; break;
+		case 'o':
+			out = optarg;
+			break;
 		case O_TABLE:
 			table = ds_export_table_by_name(optarg);
 			if (table < 0) {
 				free(runs);
-				return ds_cli_bad("export", "--table: runs, phases, intervals or samples");
+				return ds_cli_bad("export",
+				                  "--table: runs, phases, intervals or samples");
 			}
 			break;
 		case O_RUN: {
@@ -381,13 +394,16 @@ int ds_report_export_main(int argc, char **argv)
 			break;
 		}
 		case 'h':
-			printf("usage: dnsurge report export --csv [--db FILE] [--table "
-			       "runs|phases|intervals|samples]\n"
-			       "         [--run ID ... | --label LABEL] [--scenario NAME] [-o FILE]\n\n"
-			       "Write stored results as CSV (RFC 4180, CRLF line ends, fields quoted "
-			       "when needed):\nruns (default: one row per run, the measured phases' "
-			       "metrics), phases,\nintervals (per-second counters, RCODEs, p50/p99) or "
-			       "samples (scraped metrics).\nLatencies are in ns, rates in percent.\n");
+			printf(
+			    "usage: dnsurge report export --csv [--db FILE] [--table "
+			    "runs|phases|intervals|samples]\n"
+			    "         [--run ID ... | --label LABEL] [--scenario NAME] [-o "
+			    "FILE]\n\n"
+			    "Write stored results as CSV (RFC 4180, CRLF line ends, fields quoted "
+			    "when needed):\nruns (default: one row per run, the measured phases' "
+			    "metrics), phases,\nintervals (per-second counters, RCODEs, p50/p99) "
+			    "or "
+			    "samples (scraped metrics).\nLatencies are in ns, rates in percent.\n");
 			free(runs);
 			return 0;
 		default:

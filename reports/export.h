@@ -35,5 +35,5 @@ int ds_export_field(FILE *f, const char *s, bool last);
  * first. db is needed for intervals (per-interval histograms) and
  * samples. Returns DS_OK, DS_EIO on a write error, or the store's error.
  */
-int ds_export_csv(FILE *f, ds_store_t *db, ds_export_table_t table, const ds_trial_t *t,
-                  size_t n, ds_err_t *err);
+int ds_export_csv(FILE *f, ds_store_t *db, ds_export_table_t table, const ds_trial_t *t, size_t n,
+                  ds_err_t *err);

@@ -20,10 +20,10 @@
 
 struct cmetric {
 	char *name;
-	char *type;   /* counter, gauge, histogram (its _bucket/_sum/_count), summary, untyped */
+	char *type; /* counter, gauge, histogram (its _bucket/_sum/_count), summary, untyped */
 	char **labels;
 	size_t nl;
-	bool bucket;  /* a histogram's _bucket series */
+	bool bucket; /* a histogram's _bucket series */
 	bool deprecated;
 };
 
@@ -93,8 +93,7 @@ static const struct renamed {
      "server,zone,type"},
     {"coredns_dns_response_rcode_count_total", "coredns_dns_responses_total", "1.7.0",
      "server,zone,rcode"},
-    {"coredns_dns_request_do_count_total", "coredns_dns_do_requests_total", "1.7.0",
-     "server,zone"},
+    {"coredns_dns_request_do_count_total", "coredns_dns_do_requests_total", "1.7.0", "server,zone"},
     {"coredns_panic_count_total", "coredns_panics_total", "1.7.0", ""},
     {"coredns_cache_size", "coredns_cache_entries", "1.7.0", "server,type"},
     {"coredns_reload_failed_count_total", "coredns_reload_failed_total", "1.7.0", ""},
@@ -122,8 +121,8 @@ static const struct renamed {
      "1.11.0", "to"},
     {"coredns_forward_conn_cache_hits_total", "coredns_proxy_conn_cache_hits_total", "1.11.0",
      "to,proto"},
-    {"coredns_forward_conn_cache_misses_total", "coredns_proxy_conn_cache_misses_total",
-     "1.11.0", "to,proto"},
+    {"coredns_forward_conn_cache_misses_total", "coredns_proxy_conn_cache_misses_total", "1.11.0",
+     "to,proto"},
 };
 
 /* Labels Prometheus' scrape puts on every series. */
@@ -302,9 +301,11 @@ ds_lint_catalog_t *ds_lint_catalog_parse(const char *text, ds_err_t *err)
 			if (!strncmp(name, types[i].name, bl) &&
 			    (!strcmp(name + bl, "_bucket") || !strcmp(name + bl, "_sum") ||
 			     !strcmp(name + bl, "_count")) &&
-			    (!strcmp(types[i].type, "histogram") || !strcmp(types[i].type, "summary"))) {
+			    (!strcmp(types[i].type, "histogram") ||
+			     !strcmp(types[i].type, "summary"))) {
 				type = types[i].type;
-				bucket = !strcmp(name + bl, "_bucket") && !strcmp(type, "histogram");
+				bucket =
+				    !strcmp(name + bl, "_bucket") && !strcmp(type, "histogram");
 				break;
 			}
 		}
@@ -571,9 +572,12 @@ static const char *metric_with_labels(const ds_lint_catalog_t *c, const char *li
 static bool matches_empty(const ds_pq_matcher_t *m)
 {
 	switch (m->op) {
-	case DS_PQ_EQ: return !m->value[0];
-	case DS_PQ_NE: return m->value[0] != 0;
-	default: break;
+	case DS_PQ_EQ:
+		return !m->value[0];
+	case DS_PQ_NE:
+		return m->value[0] != 0;
+	default:
+		break;
 	}
 	size_t l = strlen(m->value) + 5;
 	char *pat = malloc(l);
@@ -691,11 +695,12 @@ static sl_t check_sel(lctx_t *x, ds_pq_node_t *n, ds_pq_node_t **fixp)
 					continue;
 				const char *alt = metric_with_labels(x->c, rn->now, n);
 				char was[128];
-				snprintf(was, sizeof(was), "%s", rn->old_labels[0] ? rn->old_labels : "none");
+				snprintf(was, sizeof(was), "%s",
+				         rn->old_labels[0] ? rn->old_labels : "none");
 				finding(x, "missing-label", DS_LINT_ERROR,
-				        "%s never had the label '%s' (its labels were %s)%s%s%s", n->str, l,
-				        was, alt ? "; series with the label '" : "", alt ? l : "",
-				        alt ? "' are " : "");
+				        "%s never had the label '%s' (its labels were %s)%s%s%s",
+				        n->str, l, was, alt ? "; series with the label '" : "",
+				        alt ? l : "", alt ? "' are " : "");
 				if (alt) {
 					/* append the metric name to the last message */
 					ds_lint_finding_t *f = &x->out->f[x->out->n - 1];
@@ -732,7 +737,8 @@ static sl_t check_sel(lctx_t *x, ds_pq_node_t *n, ds_pq_node_t **fixp)
 		        m->name);
 	for (size_t k = 0; k < n->nm; k++) {
 		const ds_pq_matcher_t *mt = &n->m[k];
-		if (!strcmp(mt->name, "__name__") || target_label(mt->name) || has_label(m, mt->name))
+		if (!strcmp(mt->name, "__name__") || target_label(mt->name) ||
+		    has_label(m, mt->name))
 			continue;
 		labels_text(m, lt, sizeof(lt));
 		if (matches_empty(mt))
@@ -740,7 +746,10 @@ static sl_t check_sel(lctx_t *x, ds_pq_node_t *n, ds_pq_node_t **fixp)
 			        "%s has no '%s' label (labels: %s): the matcher %s%s\"%s\" selects "
 			        "everything",
 			        m->name, mt->name, lt, mt->name,
-			        mt->op == DS_PQ_NE ? "!=" : mt->op == DS_PQ_NRE ? "!~" : "=~", mt->value);
+			        mt->op == DS_PQ_NE    ? "!="
+			        : mt->op == DS_PQ_NRE ? "!~"
+			                              : "=~",
+			        mt->value);
 		else if (!strcmp(n->str, m->name)) /* renamed ones were reported above */
 			finding(x, "missing-label", DS_LINT_ERROR,
 			        "%s has no '%s' label (labels: %s): the selector matches nothing",
@@ -751,10 +760,11 @@ static sl_t check_sel(lctx_t *x, ds_pq_node_t *n, ds_pq_node_t **fixp)
 		const ds_pq_matcher_t *mt = &n->m[k];
 		if (strcmp(mt->name, "rcode") || mt->op != DS_PQ_NE || strcmp(mt->value, "NOERROR"))
 			continue;
-		finding(x, "nxdomain-error", DS_LINT_WARNING,
-		        "rcode!=\"NOERROR\" counts NXDOMAIN answers as errors; with Kubernetes "
-		        "search paths (ndots:5) most answers are NXDOMAIN, so this is mostly normal "
-		        "traffic");
+		finding(
+		    x, "nxdomain-error", DS_LINT_WARNING,
+		    "rcode!=\"NOERROR\" counts NXDOMAIN answers as errors; with Kubernetes "
+		    "search paths (ndots:5) most answers are NXDOMAIN, so this is mostly normal "
+		    "traffic");
 		if (fixp && *fixp)
 			for (size_t j = 0; j < (*fixp)->nm; j++) {
 				ds_pq_matcher_t *fm = &(*fixp)->m[j];
@@ -793,14 +803,14 @@ static sl_t check(lctx_t *x, ds_pq_node_t *n, ds_pq_node_t **fixp)
 		const char *f = n->str;
 		if (!strcmp(f, "rate") || !strcmp(f, "increase") || !strcmp(f, "irate")) {
 			const ds_pq_node_t *sel = strip(n->arg[0]);
-			const struct cmetric *m = sel->kind == DS_PQ_SEL && sel->str
-			                              ? cat_find(x->c, sel->str)
-			                              : NULL;
+			const struct cmetric *m =
+			    sel->kind == DS_PQ_SEL && sel->str ? cat_find(x->c, sel->str) : NULL;
 			if (m && !strcmp(m->type, "gauge"))
-				finding(x, "rate-of-gauge", DS_LINT_WARNING,
-				        "%s() of %s, a gauge: rates are for counters (use delta() or "
-				        "deriv())",
-				        f, m->name);
+				finding(
+				    x, "rate-of-gauge", DS_LINT_WARNING,
+				    "%s() of %s, a gauge: rates are for counters (use delta() or "
+				    "deriv())",
+				    f, m->name);
 		}
 		if (!strcmp(f, "histogram_quantile")) {
 			ds_pq_node_t **raw = raw_bucket(x, &n->arg[1]);
@@ -808,23 +818,28 @@ static sl_t check(lctx_t *x, ds_pq_node_t *n, ds_pq_node_t **fixp)
 				char rng[16] = "5m";
 				if (x->rule && x->rule->for_ns >= 60LL * 1000000000LL)
 					ds_promql_fmt_duration(x->rule->for_ns, rng, sizeof(rng));
-				finding(x, "raw-buckets", DS_LINT_ERROR,
-				        "histogram_quantile() over the raw cumulative %s counters (no "
-				        "rate() or increase()): that is the quantile of every query since "
-				        "the server started, not of the last %s; one slow spell keeps it "
-				        "high for hours and a new regression barely moves it",
-				        (*raw)->str, rng);
+				finding(
+				    x, "raw-buckets", DS_LINT_ERROR,
+				    "histogram_quantile() over the raw cumulative %s counters (no "
+				    "rate() or increase()): that is the quantile of every query "
+				    "since "
+				    "the server started, not of the last %s; one slow spell keeps "
+				    "it "
+				    "high for hours and a new regression barely moves it",
+				    (*raw)->str, rng);
 				if (fixp && *fixp) {
 					ds_pq_node_t **fraw = raw_bucket(x, &(*fixp)->arg[1]);
 					if (fraw) {
-						int64_t r = x->rule && x->rule->for_ns >= 60LL * 1000000000LL
+						int64_t r = x->rule && x->rule->for_ns >=
+						                           60LL * 1000000000LL
 						                ? x->rule->for_ns
 						                : 300LL * 1000000000LL;
 						ds_pq_node_t *sel = *fraw;
 						sel->range_ns = r;
 						ds_pq_node_t *w = wrap_call(sel, "rate");
 						const char *le[] = {"le"};
-						/* a bare selector also needs the sum over its other labels */
+						/* a bare selector also needs the sum over its other
+						 * labels */
 						if (w && fraw == &(*fixp)->arg[1])
 							w = wrap_agg(w, "sum", false, le, 1);
 						if (w)
@@ -835,8 +850,10 @@ static sl_t check(lctx_t *x, ds_pq_node_t *n, ds_pq_node_t **fixp)
 				}
 			} else if (a[1].known && !sl_has(&a[1], "le")) {
 				finding(x, "not-buckets", DS_LINT_ERROR,
-				        "histogram_quantile() needs histogram buckets with their 'le' label; "
-				        "this argument has none (an aggregation dropped it, or it is not a "
+				        "histogram_quantile() needs histogram buckets with their "
+				        "'le' label; "
+				        "this argument has none (an aggregation dropped it, or it "
+				        "is not a "
 				        "_bucket series): the result is always empty");
 			}
 			s = a[1];
@@ -910,33 +927,40 @@ static sl_t check(lctx_t *x, ds_pq_node_t *n, ds_pq_node_t **fixp)
 		if ((nlx || nrx) && !(set && !strcmp(op, "or"))) {
 			char a[256] = "", b[256] = "";
 			for (size_t i = 0; i < nlx; i++)
-				snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s", i ? ", " : "", lx[i]);
+				snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s",
+				         i ? ", " : "", lx[i]);
 			for (size_t i = 0; i < nrx; i++)
-				snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s", i ? ", " : "", rx[i]);
+				snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s",
+				         i ? ", " : "", rx[i]);
 			char why[700];
 			if (nlx && nrx)
-				snprintf(why, sizeof(why), "the left side has %s that the right side lacks, "
-				         "and the right side has %s that the left side lacks", a, b);
+				snprintf(why, sizeof(why),
+				         "the left side has %s that the right side lacks, "
+				         "and the right side has %s that the left side lacks",
+				         a, b);
 			else if (nlx)
-				snprintf(why, sizeof(why), "the left side has %s that the right side lacks",
-				         a);
+				snprintf(why, sizeof(why),
+				         "the left side has %s that the right side lacks", a);
 			else
-				snprintf(why, sizeof(why), "the right side has %s that the left side lacks",
-				         b);
-			finding(x, "no-match", DS_LINT_ERROR,
-			        "the two sides of '%s' never match: %s; one-to-one matching needs the "
-			        "same labels on both sides, so the result is always empty and the rule "
-			        "can never fire",
-			        op, why);
+				snprintf(why, sizeof(why),
+				         "the right side has %s that the left side lacks", b);
+			finding(
+			    x, "no-match", DS_LINT_ERROR,
+			    "the two sides of '%s' never match: %s; one-to-one matching needs the "
+			    "same labels on both sides, so the result is always empty and the rule "
+			    "can never fire",
+			    op, why);
 			if (fixp && *fixp) {
 				/* Sum the extra labels away on the side that has them. */
 				if (nlx) {
-					ds_pq_node_t *w = wrap_agg((*fixp)->arg[0], "sum", true, lx, nlx);
+					ds_pq_node_t *w =
+					    wrap_agg((*fixp)->arg[0], "sum", true, lx, nlx);
 					if (w)
 						(*fixp)->arg[0] = w;
 				}
 				if (nrx) {
-					ds_pq_node_t *w = wrap_agg((*fixp)->arg[1], "sum", true, rx, nrx);
+					ds_pq_node_t *w =
+					    wrap_agg((*fixp)->arg[1], "sum", true, rx, nrx);
 					if (w)
 						(*fixp)->arg[1] = w;
 				}
@@ -1113,23 +1137,32 @@ int ds_report_lint_main(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case O_METRICS: metrics = optarg; break;
-		case O_JSON: json = true; break;
-		case O_STRICT: strict = true; break;
-		case O_EXPR: expr = optarg; break;
+		case O_METRICS:
+			metrics = optarg;
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		case O_STRICT:
+			strict = true;
+			break;
+		case O_EXPR:
+			expr = optarg;
+			break;
 		case 'h':
-			printf("usage: dnsurge report lint-alerts [--metrics FILE|URL] [--strict] "
-			       "[--json] RULES.yml\n"
-			       "       dnsurge report lint-alerts [--metrics FILE|URL] --expr EXPR\n\n"
-			       "Check Prometheus alert and recording rules against the metrics "
-			       "dnsurged exports:\nunknown or renamed metric names, labels a metric "
-			       "does not have, quantiles of\nraw histogram buckets, binary operators "
-			       "whose sides never match, rates\npresented as percentages. Each "
-			       "problem is explained and a fixed expression\nis proposed. The metric "
-			       "names and labels come from --metrics (a saved\n/metrics page or its "
-			       "http:// URL) or from the built-in CoreDNS list.\n\n"
-			       "Exit status: 0 no errors (warnings allowed unless --strict), 1 "
-			       "problems found,\n2 usage or input error.\n");
+			printf(
+			    "usage: dnsurge report lint-alerts [--metrics FILE|URL] [--strict] "
+			    "[--json] RULES.yml\n"
+			    "       dnsurge report lint-alerts [--metrics FILE|URL] --expr EXPR\n\n"
+			    "Check Prometheus alert and recording rules against the metrics "
+			    "dnsurged exports:\nunknown or renamed metric names, labels a metric "
+			    "does not have, quantiles of\nraw histogram buckets, binary operators "
+			    "whose sides never match, rates\npresented as percentages. Each "
+			    "problem is explained and a fixed expression\nis proposed. The metric "
+			    "names and labels come from --metrics (a saved\n/metrics page or its "
+			    "http:// URL) or from the built-in CoreDNS list.\n\n"
+			    "Exit status: 0 no errors (warnings allowed unless --strict), 1 "
+			    "problems found,\n2 usage or input error.\n");
 			return 0;
 		default:
 			return 2;
@@ -1143,8 +1176,8 @@ int ds_report_lint_main(int argc, char **argv)
 
 	ds_err_t err;
 	ds_rules_t rs = {0};
-	ds_lint_catalog_t *cat = metrics ? ds_lint_catalog_load(metrics, &err)
-	                                 : ds_lint_catalog_builtin();
+	ds_lint_catalog_t *cat =
+	    metrics ? ds_lint_catalog_load(metrics, &err) : ds_lint_catalog_builtin();
 	int rc = 2;
 	size_t nerr = 0, nwarn = 0;
 	if (!cat) {
@@ -1175,7 +1208,8 @@ int ds_report_lint_main(int argc, char **argv)
 			else
 				nwarn++;
 			if (json) {
-				/* JSON strings by hand: the texts are ours, only " and \ need care */
+				/* JSON strings by hand: the texts are ours, only " and \ need care
+				 */
 				printf("%s\n  {\"file\": \"", nerr + nwarn > 1 ? "," : "");
 				for (const char *p = path ? path : ""; *p; p++)
 					printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
@@ -1189,12 +1223,13 @@ int ds_report_lint_main(int argc, char **argv)
 					printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
 				printf("\"}");
 			} else {
-				printf("%s:%d: %s%s%s: %s\n", path ? path : "<expr>", f->line, f->rule,
-				       f->rule[0] ? ": " : "", sev, f->message);
+				printf("%s:%d: %s%s%s: %s\n", path ? path : "<expr>", f->line,
+				       f->rule, f->rule[0] ? ": " : "", sev, f->message);
 			}
 		}
 		if (!json && lr.fix)
-			printf("  fix: %s%s\n", lr.fix, lr.fix_clean ? "" : "  (partial: check it)");
+			printf("  fix: %s%s\n", lr.fix,
+			       lr.fix_clean ? "" : "  (partial: check it)");
 		if (!json && lr.n)
 			putchar('\n');
 		ds_lint_rule_free(&lr);

@@ -18,8 +18,8 @@
  * | raw-buckets | error | histogram_quantile() of cumulative buckets without rate() |
  * | not-buckets | error | histogram_quantile() of something without an le label |
  * | no-match | error | both sides of a binary operator never share a label set |
- * | rate-not-ratio | warning | a per-second rate compared with a fraction the text calls a percentage |
- * | nxdomain-error | warning | rcode != "NOERROR" counts NXDOMAIN answers as errors |
+ * | rate-not-ratio | warning | a per-second rate compared with a fraction the text calls a
+ * percentage | | nxdomain-error | warning | rcode != "NOERROR" counts NXDOMAIN answers as errors |
  * | rate-of-gauge | warning | rate()/increase() over a gauge |
  * | deprecated-metric | warning | a metric marked deprecated |
  * | parse-error | error | the expression is not in the supported PromQL subset |
@@ -51,10 +51,10 @@ size_t ds_lint_catalog_size(const ds_lint_catalog_t *c);
 typedef enum { DS_LINT_WARNING, DS_LINT_ERROR } ds_lint_severity_t;
 
 typedef struct ds_lint_finding {
-	const char *code;     /**< "raw-buckets", ... (static) */
+	const char *code; /**< "raw-buckets", ... (static) */
 	ds_lint_severity_t severity;
-	int line;             /**< line of the rule's expr (0 for an expression alone) */
-	char *rule;           /**< alert or record name ("" for an expression alone) */
+	int line;   /**< line of the rule's expr (0 for an expression alone) */
+	char *rule; /**< alert or record name ("" for an expression alone) */
 	char *message;
 } ds_lint_finding_t;
 
@@ -63,7 +63,7 @@ typedef struct ds_lint_rule {
 	char *rule;
 	int line;
 	char *expr;
-	char *fix; /**< the rewritten expression; NULL if there is nothing to fix */
+	char *fix;      /**< the rewritten expression; NULL if there is nothing to fix */
 	bool fix_clean; /**< the fix itself lints clean */
 	ds_lint_finding_t *f;
 	size_t n;

@@ -188,18 +188,21 @@ static void phase_marks(FILE *s, const ds_trial_t *t, double xmax)
 		double x0 = (double)(w->t0 - t->run.started_ns) / 1e9;
 		double x1 = w->t1 == INT64_MAX ? xmax : (double)(w->t1 - t->run.started_ns) / 1e9;
 		if (w->measured)
-			fprintf(s, "set object rect from %g, graph 0 to %g, graph 1 behind fc rgb "
-			           "'#eef3f8' fs solid 1.0 noborder\n",
+			fprintf(s,
+			        "set object rect from %g, graph 0 to %g, graph 1 behind fc rgb "
+			        "'#eef3f8' fs solid 1.0 noborder\n",
 			        x0, x1);
 		if (x0 > 0.001)
-			fprintf(s, "set arrow from %g, graph 0 to %g, graph 1 nohead dt 3 lw 1 lc rgb "
-			           "'#888888'\n",
+			fprintf(s,
+			        "set arrow from %g, graph 0 to %g, graph 1 nohead dt 3 lw 1 lc rgb "
+			        "'#888888'\n",
 			        x0, x0);
 		fprintf(s, "set label ");
 		char l[80];
 		snprintf(l, sizeof(l), "%s%s", w->name, w->measured ? " (measured)" : "");
 		gq(s, l);
-		fprintf(s, " at %g, graph 0.96 left offset 0.5,0 tc rgb '#555555' font ',9' front\n",
+		fprintf(s,
+		        " at %g, graph 0.96 left offset 0.5,0 tc rgb '#555555' font ',9' front\n",
 		        x0);
 	}
 }
@@ -244,7 +247,8 @@ static int plan_lph(plan_t *p, const ds_plot_group_t *g, size_t ng)
 				double n = (double)t->total.rt.count;
 				if (!t->valid || !n || x[k] / 100 * n < 10)
 					continue; /* fewer than 10 answers beyond: noise */
-				y[m++] = (double)ds_hist_quantile(&t->total.rt, 1 - x[k] / 100) / 1e6;
+				y[m++] =
+				    (double)ds_hist_quantile(&t->total.rt, 1 - x[k] / 100) / 1e6;
 				if (t->run.timeout_in_hist && t->total.timeouts)
 					timeout_ms = (double)t->run.timeout_ns / 1e6;
 			}
@@ -283,17 +287,19 @@ static int plan_lph(plan_t *p, const ds_plot_group_t *g, size_t ng)
 	           "set autoscale yfix\nset offsets 0, 0, graph 0.06, graph 0.04\n"
 	           "set key top right Left reverse\n");
 	if (!isnan(timeout_ms))
-		fprintf(s, "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 lc rgb "
-		           "'#999999'\nset label 'timeout' at graph 0.01, first %g offset 0,0.7 tc "
-		           "rgb '#777777'\n",
+		fprintf(s,
+		        "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 lc rgb "
+		        "'#999999'\nset label 'timeout' at graph 0.01, first %g offset 0,0.7 tc "
+		        "rgb '#777777'\n",
 		        timeout_ms, timeout_ms, timeout_ms);
 	fprintf(s, "plot ");
 	for (size_t gi = 0; gi < ng; gi++) {
 		char d[256];
 		const char *col = colors[gi % DS_ARRAY_SIZE(colors)];
 		int b = first_block + (int)gi;
-		fprintf(s, "%s$lph%d u 1:2:4 w filledcurves fs transparent solid 0.18 noborder "
-		           "lc rgb '%s' notitle, ",
+		fprintf(s,
+		        "%s$lph%d u 1:2:4 w filledcurves fs transparent solid 0.18 noborder "
+		        "lc rgb '%s' notitle, ",
 		        gi ? ", " : "", b, col);
 		fprintf(s, "$lph%d u 1:3 w lines lw 2.2 lc rgb '%s' dt %d title ", b, col,
 		        gi == 1 ? 1 : 1);
@@ -352,7 +358,8 @@ static void run_subtitle(const ds_trial_t *t, const ds_plot_group_t *g, char *bu
 {
 	char ts[32];
 	snprintf(buf, len, "run %lld '%s'%s, %s%s", (long long)t->run.run_id,
-	         t->run.label ? t->run.label : "", g->n > 1 ? " (the trial with the median p99)" : "",
+	         t->run.label ? t->run.label : "",
+	         g->n > 1 ? " (the trial with the median p99)" : "",
 	         ds_rfmt_time(t->run.started_ns, ts, sizeof(ts)),
 	         t->summary_only ? ", summary statistics only" : "");
 }
@@ -385,7 +392,8 @@ static int plan_qps(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, ds_err_
 		        isnan(iv->target_qps) ? NAN : iv->target_qps, (double)iv->sent / d,
 		        (double)iv->answered / d, fail);
 		fprintf(p->data, isnan(p50[i]) ? "NaN NaN\n" : "%.6g %.6g\n", p50[i], p99[i]);
-		ymax = fmax(ymax, fmax((double)iv->sent / d, isnan(iv->target_qps) ? 0 : iv->target_qps));
+		ymax = fmax(ymax,
+		            fmax((double)iv->sent / d, isnan(iv->target_qps) ? 0 : iv->target_qps));
 		if (!isnan(p50[i]))
 			lmin = fmin(lmin, p50[i]), lmax = fmax(lmax, p99[i]);
 	}
@@ -409,21 +417,24 @@ static int plan_qps(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, ds_err_
 	gq(s, tt);
 	fprintf(s, " font ',12'\n");
 	/* headroom above the data for the legend and the phase names */
-	fprintf(s, "set xrange [0:%g]\nset yrange [0:%g]\nset format y '%s'\n"
-	           "set ylabel 'Queries per second'\n"
-	           "set key at graph 0.5, graph 0.92 center top horizontal Left reverse noopaque "
-	           "nobox\n",
+	fprintf(s,
+	        "set xrange [0:%g]\nset yrange [0:%g]\nset format y '%s'\n"
+	        "set ylabel 'Queries per second'\n"
+	        "set key at graph 0.5, graph 0.92 center top horizontal Left reverse noopaque "
+	        "nobox\n",
 	        xmax, ymax > 0 ? ymax * 1.3 : 1, ymax >= 1e5 ? "%.1s%c" : "%g");
 	phase_marks(s, t, xmax);
 	fprintf(s, "plot ");
 	if (target)
 		fprintf(s, "$qps%d u 1:2 w lines lw 1.5 dt 2 lc rgb '#555555' title 'target', ", b);
-	fprintf(s, "$qps%d u 1:3 w lines lw 2 lc rgb '#1f77b4' title 'sent', "
-	           "$qps%d u 1:4 w lines lw 2 lc rgb '#2ca02c' title 'answered'",
+	fprintf(s,
+	        "$qps%d u 1:3 w lines lw 2 lc rgb '#1f77b4' title 'sent', "
+	        "$qps%d u 1:4 w lines lw 2 lc rgb '#2ca02c' title 'answered'",
 	        b, b);
 	if (fails)
-		fprintf(s, ", $qps%d u 1:5 w lines lw 2 lc rgb '#d62728' title 'failed (not "
-		           "NOERROR/NXDOMAIN)'",
+		fprintf(s,
+		        ", $qps%d u 1:5 w lines lw 2 lc rgb '#d62728' title 'failed (not "
+		        "NOERROR/NXDOMAIN)'",
 		        b);
 	fprintf(s, "\n");
 	fprintf(s, "unset title\nunset label\nunset arrow\nunset object\n");
@@ -431,9 +442,10 @@ static int plan_qps(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, ds_err_
 	fprintf(s, "set xlabel 'Time since the run started [s]'\nset ylabel 'Response time "
 	           "[ms]'\nset format y '%%g'\n");
 	if (lat)
-		fprintf(s, "set logscale y 10\nset mytics 10\nset yrange [%g:%g]\n"
-		           "plot $qps%d u 1:6 w lines lw 2 lc rgb '#1f77b4' title 'p50', "
-		           "$qps%d u 1:7 w lines lw 2 lc rgb '#d62728' title 'p99'\n",
+		fprintf(s,
+		        "set logscale y 10\nset mytics 10\nset yrange [%g:%g]\n"
+		        "plot $qps%d u 1:6 w lines lw 2 lc rgb '#1f77b4' title 'p50', "
+		        "$qps%d u 1:7 w lines lw 2 lc rgb '#d62728' title 'p99'\n",
 		        lmin / 1.6, lmax * 6, b, b);
 	else
 		fprintf(s, "set yrange [0:1]\nset label 'no latency histograms in this run' at "
@@ -449,12 +461,18 @@ out:
 static const char *rcode_color(int rc)
 {
 	switch (rc) {
-	case 0: return "#2ca02c";
-	case 1: return "#9467bd";
-	case 2: return "#d62728";
-	case 3: return "#1f77b4";
-	case 5: return "#ff7f0e";
-	default: return "#7f7f7f";
+	case 0:
+		return "#2ca02c";
+	case 1:
+		return "#9467bd";
+	case 2:
+		return "#d62728";
+	case 3:
+		return "#1f77b4";
+	case 5:
+		return "#ff7f0e";
+	default:
+		return "#7f7f7f";
 	}
 }
 
@@ -479,7 +497,8 @@ static int plan_rate(plan_t *p, const ds_plot_group_t *g)
 		double x = (double)(iv->t_ns - t->run.started_ns + iv->dur_ns / 2) / 1e9;
 		fprintf(p->data, "%.4f %.6g", x, 100.0 * (double)iv->answered / (double)iv->sent);
 		for (int k = 0; k < ns; k++) {
-			uint64_t c = shown[k] < DS_STORE_NRCODE ? iv->rcode[shown[k]] : iv->rcode_other;
+			uint64_t c =
+			    shown[k] < DS_STORE_NRCODE ? iv->rcode[shown[k]] : iv->rcode_other;
 			fprintf(p->data, " %.6g", 100.0 * (double)c / (double)iv->sent);
 		}
 		fprintf(p->data, "\n");
@@ -496,11 +515,12 @@ static int plan_rate(plan_t *p, const ds_plot_group_t *g)
 	run_subtitle(t, g, sub, sizeof(sub));
 	style(s);
 	title(s, p->o, "Response rate and RCODEs over time", sub);
-	fprintf(s, "set xrange [0:%g]\nset yrange [-1:113]\nset ytics 0, 10, 100\nset mytics 5\n"
-	           "set grid mytics lw 0.4 lc rgb '#f0f0f0'\n"
-	           "set xlabel 'Time since the run started [s]'\n"
-	           "set ylabel 'Share of queries sent [%%]'\n"
-	           "set key center right\n",
+	fprintf(s,
+	        "set xrange [0:%g]\nset yrange [-1:113]\nset ytics 0, 10, 100\nset mytics 5\n"
+	        "set grid mytics lw 0.4 lc rgb '#f0f0f0'\n"
+	        "set xlabel 'Time since the run started [s]'\n"
+	        "set ylabel 'Share of queries sent [%%]'\n"
+	        "set key center right\n",
 	        xmax);
 	phase_marks(s, t, xmax);
 	fprintf(s, "plot $rate%d u 1:2 w lines lw 2.5 lc rgb '#222222' title 'answered'", b);
@@ -515,8 +535,7 @@ static int plan_rate(plan_t *p, const ds_plot_group_t *g)
 	return fclose(s) ? DS_ENOMEM : DS_OK;
 }
 
-static int plan_cache(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, size_t ng,
-                      ds_err_t *err)
+static int plan_cache(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, size_t ng, ds_err_t *err)
 {
 	static const char *expr = "sum(rate(coredns_cache_hits_total[1m])) / "
 	                          "sum(rate(coredns_cache_requests_total[1m]))";
@@ -558,7 +577,8 @@ static int plan_cache(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, size_
 		for (size_t k = 1; k < nts; k++) {
 			ds_promql_result_t r;
 			ds_promql_opts_t o = {.t_ns = ts[k], .window_ns = ts[k] - ts[k - 1]};
-			if (ds_promql_eval(e, d, &o, &r, err) == DS_OK && r.n == 1 && !isnan(r.e[0].value)) {
+			if (ds_promql_eval(e, d, &o, &r, err) == DS_OK && r.n == 1 &&
+			    !isnan(r.e[0].value)) {
 				double x = (double)(ts[k] - t->run.started_ns) / 1e9;
 				fprintf(p->data, "%.4f %.6g\n", x, 100 * r.e[0].value);
 				xmax = fmax(xmax, x);
@@ -568,7 +588,8 @@ static int plan_cache(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, size_
 		}
 		if (t && t->total.t1 > t->total.t0) {
 			ds_promql_result_t r;
-			ds_promql_opts_t o = {.t_ns = t->total.t1, .window_ns = t->total.t1 - t->total.t0};
+			ds_promql_opts_t o = {.t_ns = t->total.t1,
+			                      .window_ns = t->total.t1 - t->total.t0};
 			if (ds_promql_eval(e, d, &o, &r, err) == DS_OK && r.n == 1)
 				avg[gi] = 100 * r.e[0].value;
 			ds_promql_result_free(&r);
@@ -577,9 +598,10 @@ static int plan_cache(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, size_
 		fprintf(p->data, "EOD\n");
 	}
 	if (!any) {
-		fprintf(stderr, "dnsurge report plot: no coredns_cache_hits_total/"
-		                "coredns_cache_requests_total scrapes in the selected runs: no cache "
-		                "chart\n");
+		fprintf(stderr,
+		        "dnsurge report plot: no coredns_cache_hits_total/"
+		        "coredns_cache_requests_total scrapes in the selected runs: no cache "
+		        "chart\n");
 		goto out;
 	}
 	FILE *s = chart_begin(p, "cache", NULL, p->o->width ? p->o->width : 1000,
@@ -590,13 +612,15 @@ static int plan_cache(plan_t *p, ds_store_t *db, const ds_plot_group_t *g, size_
 	}
 	style(s);
 	char sub[256];
-	snprintf(sub, sizeof(sub), "coredns_cache_hits_total / coredns_cache_requests_total per "
-	                           "scrape interval%s",
+	snprintf(sub, sizeof(sub),
+	         "coredns_cache_hits_total / coredns_cache_requests_total per "
+	         "scrape interval%s",
 	         ng > 1 ? "; median-p99 trials" : "");
 	title(s, p->o, "Cache hit ratio over time", sub);
-	fprintf(s, "set xrange [0:%g]\nset yrange [0:112]\nset ytics 0, 10, 100\n"
-	           "set xlabel 'Time since the run started [s]'\nset ylabel 'Cache hit ratio [%%]'\n"
-	           "set key bottom right\n",
+	fprintf(s,
+	        "set xrange [0:%g]\nset yrange [0:112]\nset ytics 0, 10, 100\n"
+	        "set xlabel 'Time since the run started [s]'\nset ylabel 'Cache hit ratio [%%]'\n"
+	        "set key bottom right\n",
 	        xmax);
 	/* the phases of the first run; trials of one scenario share them */
 	if (rep[0])
@@ -716,12 +740,14 @@ int ds_plot(ds_store_t *db, const ds_plot_group_t *g, size_t ng, const ds_plot_o
 			char path[600];
 			snprintf(path, sizeof(path), "%s.%s", p.c[i].base, fmt ? "svg" : "png");
 			if (fmt == 0)
-				fprintf(s, "set terminal pngcairo size %d,%d font 'DejaVu Sans,10' "
-				           "linewidth 1\n",
+				fprintf(s,
+				        "set terminal pngcairo size %d,%d font 'DejaVu Sans,10' "
+				        "linewidth 1\n",
 				        p.c[i].w, p.c[i].h);
 			else
-				fprintf(s, "set terminal svg size %d,%d font 'DejaVu Sans,10' "
-				           "background '#ffffff'\n",
+				fprintf(s,
+				        "set terminal svg size %d,%d font 'DejaVu Sans,10' "
+				        "background '#ffffff'\n",
 				        p.c[i].w, p.c[i].h);
 			fprintf(s, "set output ");
 			gsq(s, path);
@@ -779,11 +805,16 @@ static int parse_kinds(const char *s, unsigned *k)
 	if (!dup)
 		return DS_ENOMEM;
 	for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(t, "lph")) *k |= DS_PLOT_LPH;
-		else if (!strcmp(t, "rate")) *k |= DS_PLOT_RATE;
-		else if (!strcmp(t, "qps")) *k |= DS_PLOT_QPS;
-		else if (!strcmp(t, "cache")) *k |= DS_PLOT_CACHE;
-		else if (!strcmp(t, "all")) *k |= DS_PLOT_ALL;
+		if (!strcmp(t, "lph"))
+			*k |= DS_PLOT_LPH;
+		else if (!strcmp(t, "rate"))
+			*k |= DS_PLOT_RATE;
+		else if (!strcmp(t, "qps"))
+			*k |= DS_PLOT_QPS;
+		else if (!strcmp(t, "cache"))
+			*k |= DS_PLOT_CACHE;
+		else if (!strcmp(t, "all"))
+			*k |= DS_PLOT_ALL;
 		else {
 			free(dup);
 			return DS_EINVAL;
@@ -795,8 +826,21 @@ static int parse_kinds(const char *s, unsigned *k)
 
 int ds_report_plot_main(int argc, char **argv)
 {
-	enum { O_DB = 256, O_BASE, O_CAND, O_LABEL, O_RUN, O_SCEN, O_KIND, O_FMT, O_OUT,
-	       O_PREFIX, O_TITLE, O_SIZE, O_SCRIPT };
+	enum {
+		O_DB = 256,
+		O_BASE,
+		O_CAND,
+		O_LABEL,
+		O_RUN,
+		O_SCEN,
+		O_KIND,
+		O_FMT,
+		O_OUT,
+		O_PREFIX,
+		O_TITLE,
+		O_SIZE,
+		O_SCRIPT
+	};
 	static const struct option lo[] = {
 	    {"db", required_argument, NULL, O_DB},
 	    {"baseline", required_argument, NULL, O_BASE},
@@ -824,27 +868,34 @@ int ds_report_plot_main(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db_path = optarg; break;
+		case O_DB:
+			db_path = optarg;
+			break;
 		case O_BASE:
 		case O_CAND:
 		case O_LABEL:
 			if (nl == DS_ARRAY_SIZE(labels))
-				return ds_cli_bad("plot", "at most %zu labels", DS_ARRAY_SIZE(labels));
+				return ds_cli_bad("plot", "at most %zu labels",
+				                  DS_ARRAY_SIZE(labels));
 			roles[nl] = c == O_BASE ? "baseline" : c == O_CAND ? "candidate" : NULL;
 			labels[nl++] = optarg;
 			break;
 		case O_RUN: {
 			long long v;
 			if (nr == DS_ARRAY_SIZE(runs) || ds_parse_int(optarg, 1, INT64_MAX, &v) < 0)
-				return ds_cli_bad("plot", "--run: '%s' is not a run id (at most %zu)",
+				return ds_cli_bad("plot",
+				                  "--run: '%s' is not a run id (at most %zu)",
 				                  optarg, DS_ARRAY_SIZE(runs));
 			runs[nr++] = v;
 			break;
 		}
-		case O_SCEN: o.title = scen = optarg; break;
+		case O_SCEN:
+			o.title = scen = optarg;
+			break;
 		case O_KIND:
 			if (parse_kinds(optarg, &o.kinds) < 0)
-				return ds_cli_bad("plot", "--kind: a list of lph, rate, qps, cache, all");
+				return ds_cli_bad("plot",
+				                  "--kind: a list of lph, rate, qps, cache, all");
 			break;
 		case O_FMT:
 			o.png = strstr(optarg, "png") != NULL;
@@ -852,26 +903,37 @@ int ds_report_plot_main(int argc, char **argv)
 			if (!o.png && !o.svg)
 				return ds_cli_bad("plot", "--format: png, svg or png,svg");
 			break;
-		case O_OUT: o.out_dir = optarg; break;
-		case O_PREFIX: o.prefix = optarg; break;
-		case O_TITLE: o.title = optarg; break;
-		case O_SCRIPT: o.script = optarg; break;
+		case O_OUT:
+			o.out_dir = optarg;
+			break;
+		case O_PREFIX:
+			o.prefix = optarg;
+			break;
+		case O_TITLE:
+			o.title = optarg;
+			break;
+		case O_SCRIPT:
+			o.script = optarg;
+			break;
 		case O_SIZE:
 			if (sscanf(optarg, "%dx%d", &o.width, &o.height) != 2 || o.width < 200 ||
 			    o.height < 150 || o.width > 10000 || o.height > 10000)
-				return ds_cli_bad("plot", "--size: WIDTHxHEIGHT in pixels, e.g. 1200x700");
+				return ds_cli_bad("plot",
+				                  "--size: WIDTHxHEIGHT in pixels, e.g. 1200x700");
 			break;
 		case 'h':
-			printf("usage: dnsurge report plot [--db FILE] (--baseline LABEL --candidate "
-			       "LABEL |\n         --label LABEL ... | --run ID ...) [--scenario NAME] "
-			       "[--kind LIST]\n         [--format png,svg] [--out DIR] [--prefix NAME] "
-			       "[--title TEXT]\n         [--size WxH] [--script FILE]\n\n"
-			       "Charts through gnuplot, as PNG and SVG: lph (response time by slowest "
-			       "percentile,\nline = median over trials, band = min-max), rate "
-			       "(answered %% and RCODEs over\ntime), qps (target/sent/answered/failed "
-			       "QPS and p50/p99 over time, phases\nmarked), cache (cache hit ratio "
-			       "from scraped CoreDNS counters). --kind picks\nsome (default all). "
-			       "Files: DIR/PREFIX-lph.png, DIR/PREFIX-qps-LABEL.png ...\n");
+			printf(
+			    "usage: dnsurge report plot [--db FILE] (--baseline LABEL --candidate "
+			    "LABEL |\n         --label LABEL ... | --run ID ...) [--scenario NAME] "
+			    "[--kind LIST]\n         [--format png,svg] [--out DIR] [--prefix "
+			    "NAME] "
+			    "[--title TEXT]\n         [--size WxH] [--script FILE]\n\n"
+			    "Charts through gnuplot, as PNG and SVG: lph (response time by slowest "
+			    "percentile,\nline = median over trials, band = min-max), rate "
+			    "(answered %% and RCODEs over\ntime), qps (target/sent/answered/failed "
+			    "QPS and p50/p99 over time, phases\nmarked), cache (cache hit ratio "
+			    "from scraped CoreDNS counters). --kind picks\nsome (default all). "
+			    "Files: DIR/PREFIX-lph.png, DIR/PREFIX-qps-LABEL.png ...\n");
 			return 0;
 		default:
 			return 2;

@@ -34,8 +34,8 @@ enum {
 
 /** A set of trials drawn as one line (a label, a side of a comparison, a run). */
 typedef struct ds_plot_group {
-	const char *name;   /**< legend text, e.g. "v1.3 (candidate)" */
-	const char *tag;    /**< file-name part, e.g. "v1.3" or "run12" */
+	const char *name; /**< legend text, e.g. "v1.3 (candidate)" */
+	const char *tag;  /**< file-name part, e.g. "v1.3" or "run12" */
 	ds_trial_t *t;
 	size_t n;
 } ds_plot_group_t;

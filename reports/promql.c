@@ -411,8 +411,8 @@ int ds_promql_data_add(ds_promql_data_t *d, const char *name, const char *labels
 	return sample_add(s, t_ns, value);
 }
 
-int ds_promql_data_load(ds_promql_data_t *d, ds_store_t *db, int64_t run_id, int64_t t0,
-                        int64_t t1, ds_err_t *err)
+int ds_promql_data_load(ds_promql_data_t *d, ds_store_t *db, int64_t run_id, int64_t t0, int64_t t1,
+                        ds_err_t *err)
 {
 	ds_store_series_t *ss = NULL;
 	size_t n = 0;
@@ -491,12 +491,18 @@ static int64_t unit_ns(const char *u, size_t n)
 	if (n != 1)
 		return 0;
 	switch (*u) {
-	case 's': return NS_PER_S;
-	case 'm': return 60 * NS_PER_S;
-	case 'h': return 3600 * NS_PER_S;
-	case 'd': return 86400 * NS_PER_S;
-	case 'w': return 7 * 86400 * NS_PER_S;
-	case 'y': return 365 * 86400 * NS_PER_S;
+	case 's':
+		return NS_PER_S;
+	case 'm':
+		return 60 * NS_PER_S;
+	case 'h':
+		return 3600 * NS_PER_S;
+	case 'd':
+		return 86400 * NS_PER_S;
+	case 'w':
+		return 7 * 86400 * NS_PER_S;
+	case 'y':
+		return 365 * 86400 * NS_PER_S;
 	}
 	return 0;
 }
@@ -594,8 +600,8 @@ static void lex(lexer_t *L)
 		L->pos = q + 1;
 		return;
 	}
-	static const char *ops[] = {"==", "!=", "=~", "!~", ">=", "<=", "+", "-", "*",
-	                            "/",  "%",  "^",  ">",  "<",  "="};
+	static const char *ops[] = {"==", "!=", "=~", "!~", ">=", "<=", "+", "-",
+	                            "*",  "/",  "%",  "^",  ">",  "<",  "="};
 	for (size_t i = 0; i < DS_ARRAY_SIZE(ops); i++) {
 		size_t l = strlen(ops[i]);
 		if (!strncmp(s + p, ops[i], l)) {
@@ -609,14 +615,30 @@ static void lex(lexer_t *L)
 	L->text[0] = c;
 	L->text[1] = 0;
 	switch (c) {
-	case '(': L->k = T_LP; return;
-	case ')': L->k = T_RP; return;
-	case '{': L->k = T_LB; return;
-	case '}': L->k = T_RB; return;
-	case '[': L->k = T_LS; return;
-	case ']': L->k = T_RS; return;
-	case ',': L->k = T_COMMA; return;
-	case ':': L->k = T_COLON; return;
+	case '(':
+		L->k = T_LP;
+		return;
+	case ')':
+		L->k = T_RP;
+		return;
+	case '{':
+		L->k = T_LB;
+		return;
+	case '}':
+		L->k = T_RB;
+		return;
+	case '[':
+		L->k = T_LS;
+		return;
+	case ']':
+		L->k = T_RS;
+		return;
+	case ',':
+		L->k = T_COMMA;
+		return;
+	case ':':
+		L->k = T_COLON;
+		return;
 	}
 	lerr(L, p, "unexpected character '%c'", c);
 	L->k = T_EOF;
@@ -757,22 +779,38 @@ typedef struct {
 	lexer_t L;
 } parser_t;
 
-static const char *agg_ops[] = {"sum", "avg", "min", "max", "count", "group", "stddev",
-                                "stdvar", "topk", "bottomk", "quantile", "count_values"};
+static const char *agg_ops[] = {"sum",    "avg",    "min",  "max",     "count",    "group",
+                                "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values"};
 
 static const struct fn_info {
 	const char *name;
-	int nargs; /* -1: 1 to 2 (round, vector...) handled by name */
+	int nargs;      /* -1: 1 to 2 (round, vector...) handled by name */
 	bool range_arg; /* first (or second, for quantile_over_time) argument is a range */
 } fns[] = {
-    {"rate", 1, true},           {"increase", 1, true},       {"delta", 1, true},
-    {"irate", 1, true},          {"avg_over_time", 1, true},  {"min_over_time", 1, true},
-    {"max_over_time", 1, true},  {"sum_over_time", 1, true},  {"count_over_time", 1, true},
-    {"histogram_quantile", 2, false}, {"abs", 1, false},      {"ceil", 1, false},
-    {"floor", 1, false},         {"sqrt", 1, false},          {"exp", 1, false},
-    {"ln", 1, false},            {"log2", 1, false},          {"log10", 1, false},
-    {"clamp_min", 2, false},     {"clamp_max", 2, false},     {"clamp", 3, false},
-    {"scalar", 1, false},        {"vector", 1, false},        {"time", 0, false},
+    {"rate", 1, true},
+    {"increase", 1, true},
+    {"delta", 1, true},
+    {"irate", 1, true},
+    {"avg_over_time", 1, true},
+    {"min_over_time", 1, true},
+    {"max_over_time", 1, true},
+    {"sum_over_time", 1, true},
+    {"count_over_time", 1, true},
+    {"histogram_quantile", 2, false},
+    {"abs", 1, false},
+    {"ceil", 1, false},
+    {"floor", 1, false},
+    {"sqrt", 1, false},
+    {"exp", 1, false},
+    {"ln", 1, false},
+    {"log2", 1, false},
+    {"log10", 1, false},
+    {"clamp_min", 2, false},
+    {"clamp_max", 2, false},
+    {"clamp", 3, false},
+    {"scalar", 1, false},
+    {"vector", 1, false},
+    {"time", 0, false},
     {"absent", 1, false},
 };
 
@@ -872,8 +910,9 @@ static bool parse_matchers(parser_t *P, ds_pq_node_t *n)
 		m.name = strdup(P->L.text);
 		lex(&P->L);
 		if (P->L.k != T_OP || (strcmp(P->L.text, "=") && strcmp(P->L.text, "!=") &&
-		                        strcmp(P->L.text, "=~") && strcmp(P->L.text, "!~"))) {
-			lerr(&P->L, P->L.start, "expected a label matcher operator (=, !=, =~, !~)");
+		                       strcmp(P->L.text, "=~") && strcmp(P->L.text, "!~"))) {
+			lerr(&P->L, P->L.start,
+			     "expected a label matcher operator (=, !=, =~, !~)");
 			free(m.name);
 			return false;
 		}
@@ -1106,8 +1145,9 @@ static ds_pq_node_t *parse_primary(parser_t *P)
 			}
 			return parse_postfix(P, n);
 		}
-		static const char *kw[] = {"by", "without", "on", "ignoring", "group_left",
-		                           "group_right", "bool", "offset", "and", "or", "unless"};
+		static const char *kw[] = {"by",         "without",     "on",    "ignoring",
+		                           "group_left", "group_right", "bool",  "offset",
+		                           "and",        "or",          "unless"};
 		for (size_t i = 0; i < DS_ARRAY_SIZE(kw); i++)
 			if (!strcasecmp(name, kw[i])) {
 				lerr(L, at, "unexpected '%s'", name);
@@ -1184,7 +1224,8 @@ static ds_pq_node_t *parse_expr(parser_t *P, int minprec)
 			b->bool_mod = true;
 			lex(L);
 		}
-		if (L->k == T_ID && (!strcasecmp(L->text, "on") || !strcasecmp(L->text, "ignoring"))) {
+		if (L->k == T_ID &&
+		    (!strcasecmp(L->text, "on") || !strcasecmp(L->text, "ignoring"))) {
 			b->on = !strcasecmp(L->text, "on");
 			b->grouped = true;
 			lex(L);
@@ -1193,8 +1234,8 @@ static ds_pq_node_t *parse_expr(parser_t *P, int minprec)
 				goto fail;
 			}
 		}
-		if (L->k == T_ID && (!strcasecmp(L->text, "group_left") ||
-		                     !strcasecmp(L->text, "group_right"))) {
+		if (L->k == T_ID &&
+		    (!strcasecmp(L->text, "group_left") || !strcasecmp(L->text, "group_right"))) {
 			lerr(L, L->start, "%s (many-to-one matching) is not supported", L->text);
 			ds_pq_node_free(b);
 			goto fail;
@@ -1280,9 +1321,12 @@ const char *ds_promql_fmt_duration(int64_t ns, char *buf, size_t len)
 	static const struct {
 		int64_t ns;
 		const char *u;
-	} units[] = {{365 * 86400 * NS_PER_S, "y"}, {7 * 86400 * NS_PER_S, "w"},
-	             {86400 * NS_PER_S, "d"},       {3600 * NS_PER_S, "h"},
-	             {60 * NS_PER_S, "m"},          {NS_PER_S, "s"},
+	} units[] = {{365 * 86400 * NS_PER_S, "y"},
+	             {7 * 86400 * NS_PER_S, "w"},
+	             {86400 * NS_PER_S, "d"},
+	             {3600 * NS_PER_S, "h"},
+	             {60 * NS_PER_S, "m"},
+	             {NS_PER_S, "s"},
 	             {1000000, "ms"}};
 	size_t o = 0;
 	buf[0] = 0;
@@ -1293,8 +1337,8 @@ const char *ds_promql_fmt_duration(int64_t ns, char *buf, size_t len)
 	for (size_t i = 0; i < DS_ARRAY_SIZE(units) && ns; i++) {
 		if (ns < units[i].ns)
 			continue;
-		int n = snprintf(buf + o, len - o, "%lld%s", (long long)(ns / units[i].ns),
-		                 units[i].u);
+		int n =
+		    snprintf(buf + o, len - o, "%lld%s", (long long)(ns / units[i].ns), units[i].u);
 		if (n < 0 || (size_t)n >= len - o)
 			break;
 		o += (size_t)n;
@@ -1573,10 +1617,14 @@ static const char *ls_sig(ctx_t *c, ls_t ls, bool on, char **l, size_t nl)
 static bool match_one(const ds_pq_matcher_t *m, const char *v)
 {
 	switch (m->op) {
-	case DS_PQ_EQ: return !strcmp(v, m->value);
-	case DS_PQ_NE: return strcmp(v, m->value) != 0;
-	case DS_PQ_RE: return regexec(m->re, v, 0, NULL, 0) == 0;
-	case DS_PQ_NRE: return regexec(m->re, v, 0, NULL, 0) != 0;
+	case DS_PQ_EQ:
+		return !strcmp(v, m->value);
+	case DS_PQ_NE:
+		return strcmp(v, m->value) != 0;
+	case DS_PQ_RE:
+		return regexec(m->re, v, 0, NULL, 0) == 0;
+	case DS_PQ_NRE:
+		return regexec(m->re, v, 0, NULL, 0) != 0;
 	}
 	return false;
 }
@@ -1892,7 +1940,8 @@ static val_t eval_call(ctx_t *c, const ds_pq_node_t *n, int64_t t)
 		double q = scalar_of(c, n->arg[0], t, "histogram_quantile()'s first argument");
 		val_t in = eval(c, n->arg[1], t);
 		if (in.type != V_VECTOR)
-			ev_fail(c, DS_EINVAL, "histogram_quantile() needs an instant vector of buckets");
+			ev_fail(c, DS_EINVAL,
+			        "histogram_quantile() needs an instant vector of buckets");
 		return eval_hquantile(c, q, in);
 	}
 	val_t a = eval(c, n->arg[0], t);
@@ -1927,7 +1976,8 @@ static val_t eval_call(ctx_t *c, const ds_pq_node_t *n, int64_t t)
 			ls_t ls = {amalloc(c, (s->nm + 1) * sizeof(lp_t)), 0};
 			if (s->kind == DS_PQ_SEL)
 				for (size_t i = 0; i < s->nm; i++)
-					if (s->m[i].op == DS_PQ_EQ && strcmp(s->m[i].name, NAME_LABEL))
+					if (s->m[i].op == DS_PQ_EQ &&
+					    strcmp(s->m[i].name, NAME_LABEL))
 						ls.l[ls.n++] = (lp_t){s->m[i].name, s->m[i].value};
 			qsort(ls.l, ls.n, sizeof(lp_t), lp_cmp);
 			vec_push(c, &v, ls, 1);
@@ -1950,15 +2000,24 @@ static val_t eval_call(ctx_t *c, const ds_pq_node_t *n, int64_t t)
 	val_t out = vec_new();
 	for (size_t i = 0; i < a.n; i++) {
 		double x = a.e[i].v, r = x;
-		if (!strcmp(f, "abs")) r = fabs(x);
-		else if (!strcmp(f, "ceil")) r = ceil(x);
-		else if (!strcmp(f, "floor")) r = floor(x);
-		else if (!strcmp(f, "sqrt")) r = sqrt(x);
-		else if (!strcmp(f, "exp")) r = exp(x);
-		else if (!strcmp(f, "ln")) r = log(x);
-		else if (!strcmp(f, "log2")) r = log2(x);
-		else if (!strcmp(f, "log10")) r = log10(x);
-		else r = fmax(lo, fmin(hi, x));
+		if (!strcmp(f, "abs"))
+			r = fabs(x);
+		else if (!strcmp(f, "ceil"))
+			r = ceil(x);
+		else if (!strcmp(f, "floor"))
+			r = floor(x);
+		else if (!strcmp(f, "sqrt"))
+			r = sqrt(x);
+		else if (!strcmp(f, "exp"))
+			r = exp(x);
+		else if (!strcmp(f, "ln"))
+			r = log(x);
+		else if (!strcmp(f, "log2"))
+			r = log2(x);
+		else if (!strcmp(f, "log10"))
+			r = log10(x);
+		else
+			r = fmax(lo, fmin(hi, x));
 		vec_push(c, &out, ls_del(c, a.e[i].ls, NAME_LABEL), r);
 	}
 	return out;
@@ -2029,21 +2088,34 @@ static double arith(ctx_t *c, const char *op, double a, double b, bool *keep)
 {
 	*keep = true;
 	switch (op[0]) {
-	case '+': return a + b;
-	case '-': return a - b;
-	case '*': return a * b;
-	case '/': return a / b;
-	case '%': return fmod(a, b);
-	case '^': return pow(a, b);
+	case '+':
+		return a + b;
+	case '-':
+		return a - b;
+	case '*':
+		return a * b;
+	case '/':
+		return a / b;
+	case '%':
+		return fmod(a, b);
+	case '^':
+		return pow(a, b);
 	}
 	bool r = false;
-	if (!strcmp(op, "==")) r = a == b;
-	else if (!strcmp(op, "!=")) r = a != b;
-	else if (!strcmp(op, ">")) r = a > b;
-	else if (!strcmp(op, "<")) r = a < b;
-	else if (!strcmp(op, ">=")) r = a >= b;
-	else if (!strcmp(op, "<=")) r = a <= b;
-	else ev_fail(c, DS_EINVAL, "operator %s is not supported", op);
+	if (!strcmp(op, "=="))
+		r = a == b;
+	else if (!strcmp(op, "!="))
+		r = a != b;
+	else if (!strcmp(op, ">"))
+		r = a > b;
+	else if (!strcmp(op, "<"))
+		r = a < b;
+	else if (!strcmp(op, ">="))
+		r = a >= b;
+	else if (!strcmp(op, "<="))
+		r = a <= b;
+	else
+		ev_fail(c, DS_EINVAL, "operator %s is not supported", op);
 	*keep = r;
 	return r;
 }
@@ -2077,7 +2149,8 @@ static size_t *match_vectors(ctx_t *c, const ds_pq_node_t *n, val_t l, val_t r)
 		for (size_t k = 0; k < j; k++)
 			if (!strcmp(rs[k], rs[j]))
 				ev_fail(c, DS_EINVAL,
-				        "found duplicate series for the match group on the right side of "
+				        "found duplicate series for the match group on the right "
+				        "side of "
 				        "'%s': many-to-many matching not allowed",
 				        n->str);
 	}
@@ -2133,7 +2206,8 @@ static val_t eval_bin_vals(ctx_t *c, const ds_pq_node_t *n, val_t l, val_t r)
 	}
 	if (l.type == V_SCALAR && r.type == V_SCALAR) {
 		if (cmp && !n->bool_mod)
-			ev_fail(c, DS_EINVAL, "comparisons between scalars must use the bool modifier");
+			ev_fail(c, DS_EINVAL,
+			        "comparisons between scalars must use the bool modifier");
 		val_t v = {.type = V_SCALAR, .s = arith(c, op, l.s, r.s, &keep)};
 		return v;
 	}
@@ -2150,7 +2224,8 @@ static val_t eval_bin_vals(ctx_t *c, const ds_pq_node_t *n, val_t l, val_t r)
 					vec_push(c, &out, vec.e[i].ls, vec.e[i].v);
 				continue;
 			}
-			vec_push(c, &out, drop ? ls_del(c, vec.e[i].ls, NAME_LABEL) : vec.e[i].ls, x);
+			vec_push(c, &out, drop ? ls_del(c, vec.e[i].ls, NAME_LABEL) : vec.e[i].ls,
+			         x);
 		}
 		return out;
 	}
@@ -2238,9 +2313,11 @@ static void eval_top(ctx_t *c, const ds_pq_node_t *root, ds_promql_result_t *r)
 	if (n->kind == DS_PQ_BIN && is_cmp_op(n->str) && !n->bool_mod) {
 		val_t l = eval(c, n->arg[0], c->t), rv = eval(c, n->arg[1], c->t);
 		if (l.type == V_SCALAR && rv.type == V_SCALAR)
-			ev_fail(c, DS_EINVAL, "comparisons between scalars must use the bool modifier");
+			ev_fail(c, DS_EINVAL,
+			        "comparisons between scalars must use the bool modifier");
 		if (l.type == V_MATRIX || rv.type == V_MATRIX)
-			ev_fail(c, DS_EINVAL, "operator %s needs scalars or instant vectors", n->str);
+			ev_fail(c, DS_EINVAL, "operator %s needs scalars or instant vectors",
+			        n->str);
 		r->comparison = true;
 		snprintf(r->op, sizeof(r->op), "%s", n->str);
 		if (rv.type == V_SCALAR) {
@@ -2267,7 +2344,8 @@ static void eval_top(ctx_t *c, const ds_pq_node_t *root, ds_promql_result_t *r)
 			}
 			if (unmatched && !c->note[0])
 				snprintf(c->note, sizeof(c->note),
-				         "%zu left-side series had no partner on the right", unmatched);
+				         "%zu left-side series had no partner on the right",
+				         unmatched);
 		}
 		r->firing = r->n_held > 0;
 		return;
@@ -2321,8 +2399,8 @@ void ds_promql_result_free(ds_promql_result_t *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int ds_promql_check(ds_store_t *db, int64_t run_id, const char *expr, int64_t t0_ns,
-                    int64_t t1_ns, ds_promql_result_t *r, ds_err_t *err)
+int ds_promql_check(ds_store_t *db, int64_t run_id, const char *expr, int64_t t0_ns, int64_t t1_ns,
+                    ds_promql_result_t *r, ds_err_t *err)
 {
 	memset(r, 0, sizeof(*r));
 	if (t1_ns <= t0_ns)

@@ -76,8 +76,8 @@ int ds_promql_data_add(ds_promql_data_t *d, const char *name, const char *labels
  * Add every series run_id scraped with samples in [t0, t1] (INT64_MIN,
  * INT64_MAX for all). Returns DS_OK or the store's error.
  */
-int ds_promql_data_load(ds_promql_data_t *d, ds_store_t *db, int64_t run_id, int64_t t0,
-                        int64_t t1, ds_err_t *err);
+int ds_promql_data_load(ds_promql_data_t *d, ds_store_t *db, int64_t run_id, int64_t t0, int64_t t1,
+                        ds_err_t *err);
 /** Number of series in the set. */
 size_t ds_promql_data_count(const ds_promql_data_t *d);
 /**
@@ -91,8 +91,9 @@ void ds_promql_data_series(const ds_promql_data_t *d, size_t i, const char **tex
 /* --------------------------------------------------------- evaluation */
 
 typedef struct ds_promql_opts {
-	int64_t t_ns;        /**< evaluation time (wall ns) */
-	int64_t window_ns;   /**< > 0: window mode, every range selector spans [t_ns - window_ns, t_ns] */
+	int64_t t_ns; /**< evaluation time (wall ns) */
+	int64_t
+	    window_ns; /**< > 0: window mode, every range selector spans [t_ns - window_ns, t_ns] */
 	int64_t lookback_ns; /**< instant selectors look back this far; 0 = 5 min */
 } ds_promql_opts_t;
 
@@ -105,14 +106,14 @@ typedef struct ds_promql_elem {
 } ds_promql_elem_t;
 
 typedef struct ds_promql_result {
-	bool scalar;          /**< the expression is a scalar (one element, series "") */
-	bool comparison;      /**< the top level is a filtering comparison (a > 0.005) */
-	char op[4];           /**< its operator */
-	size_t n;             /**< elements (for a comparison: every left-side element with a partner) */
+	bool scalar;     /**< the expression is a scalar (one element, series "") */
+	bool comparison; /**< the top level is a filtering comparison (a > 0.005) */
+	char op[4];      /**< its operator */
+	size_t n;        /**< elements (for a comparison: every left-side element with a partner) */
 	ds_promql_elem_t *e;
-	size_t n_held;        /**< elements for which the comparison held */
-	bool firing;          /**< what an alert would do: the Prometheus result is not empty */
-	char note[256];       /**< e.g. "[5m] evaluated over the 60s window"; "" if none */
+	size_t n_held;  /**< elements for which the comparison held */
+	bool firing;    /**< what an alert would do: the Prometheus result is not empty */
+	char note[256]; /**< e.g. "[5m] evaluated over the 60s window"; "" if none */
 } ds_promql_result_t;
 
 /**
@@ -132,17 +133,17 @@ void ds_promql_result_free(ds_promql_result_t *r);
  * r->n_held == r->n; r->n == 0 means "not evaluable" (no data, no
  * traffic: a division by zero gives NaN, which compares false).
  */
-int ds_promql_check(ds_store_t *db, int64_t run_id, const char *expr, int64_t t0_ns,
-                    int64_t t1_ns, ds_promql_result_t *r, ds_err_t *err);
+int ds_promql_check(ds_store_t *db, int64_t run_id, const char *expr, int64_t t0_ns, int64_t t1_ns,
+                    ds_promql_result_t *r, ds_err_t *err);
 
 /** Outcome of evaluating an alert rule at every step of a window. */
 typedef struct ds_promql_for {
-	size_t steps;         /**< evaluations */
-	size_t active_steps;  /**< evaluations whose result was not empty */
-	int64_t longest_ns;   /**< longest time the result stayed non-empty */
-	bool fired;           /**< it stayed non-empty for at least for_ns */
-	int64_t fired_at_ns;  /**< when it first fired; 0 if never */
-	double worst;         /**< largest left-side value seen (NAN if none) */
+	size_t steps;        /**< evaluations */
+	size_t active_steps; /**< evaluations whose result was not empty */
+	int64_t longest_ns;  /**< longest time the result stayed non-empty */
+	bool fired;          /**< it stayed non-empty for at least for_ns */
+	int64_t fired_at_ns; /**< when it first fired; 0 if never */
+	double worst;        /**< largest left-side value seen (NAN if none) */
 } ds_promql_for_t;
 
 /**
@@ -159,7 +160,7 @@ int ds_promql_eval_for(const ds_promql_t *e, const ds_promql_data_t *d, int64_t 
 typedef enum {
 	DS_PQ_NUM,
 	DS_PQ_STR,
-	DS_PQ_SEL,   /**< vector selector, with a range when it is a range selector */
+	DS_PQ_SEL, /**< vector selector, with a range when it is a range selector */
 	DS_PQ_CALL,
 	DS_PQ_AGG,
 	DS_PQ_BIN,
@@ -178,21 +179,22 @@ typedef struct ds_pq_matcher {
 /** A parsed node. The lint walks and rewrites these; the fields are public for that. */
 typedef struct ds_pq_node {
 	ds_pq_kind_t kind;
-	int pos;              /**< byte offset in the text */
-	double num;           /**< NUM */
-	char *str;            /**< STR; SEL metric name (NULL if none); CALL/AGG name; BIN operator */
-	ds_pq_matcher_t *m;   /**< SEL matchers */
+	int pos;            /**< byte offset in the text */
+	double num;         /**< NUM */
+	char *str;          /**< STR; SEL metric name (NULL if none); CALL/AGG name; BIN operator */
+	ds_pq_matcher_t *m; /**< SEL matchers */
 	size_t nm;
-	int64_t range_ns;     /**< SEL: > 0 for a range selector */
-	int64_t offset_ns;    /**< SEL offset */
-	struct ds_pq_node **arg; /**< CALL arguments; AGG: arg[0]; BIN: lhs, rhs; NEG/PAREN: arg[0] */
+	int64_t range_ns;  /**< SEL: > 0 for a range selector */
+	int64_t offset_ns; /**< SEL offset */
+	struct ds_pq_node *
+	    *arg; /**< CALL arguments; AGG: arg[0]; BIN: lhs, rhs; NEG/PAREN: arg[0] */
 	size_t narg;
-	char **labels;        /**< AGG by/without labels; BIN on/ignoring labels */
+	char **labels; /**< AGG by/without labels; BIN on/ignoring labels */
 	size_t nlabels;
-	bool without;         /**< AGG: without (else by, when nlabels or grouped) */
-	bool grouped;         /**< AGG: by/without present; BIN: on/ignoring present */
-	bool on;              /**< BIN: on (else ignoring) */
-	bool bool_mod;        /**< BIN: comparison with bool */
+	bool without;  /**< AGG: without (else by, when nlabels or grouped) */
+	bool grouped;  /**< AGG: by/without present; BIN: on/ignoring present */
+	bool on;       /**< BIN: on (else ignoring) */
+	bool bool_mod; /**< BIN: comparison with bool */
 } ds_pq_node_t;
 
 /** Root of a parsed expression. */

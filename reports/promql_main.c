@@ -22,8 +22,8 @@
 
 /* The window to judge over: a named phase, else the measured phases, else
  * the whole run. */
-static int run_window(ds_store_t *db, int64_t run_id, const char *phase, int64_t *t0,
-                      int64_t *t1, char *what, size_t wlen, ds_err_t *err)
+static int run_window(ds_store_t *db, int64_t run_id, const char *phase, int64_t *t0, int64_t *t1,
+                      char *what, size_t wlen, ds_err_t *err)
 {
 	ds_trial_t t;
 	int rc = ds_trial_load(db, run_id, NULL, &t, err);
@@ -31,7 +31,8 @@ static int run_window(ds_store_t *db, int64_t run_id, const char *phase, int64_t
 		goto out;
 	int64_t end = t.run.ended_ns ? t.run.ended_ns : ds_wall_ns();
 	if (phase) {
-		rc = ds_errf(err, DS_ENOENT, "run %lld has no phase '%s'", (long long)run_id, phase);
+		rc =
+		    ds_errf(err, DS_ENOENT, "run %lld has no phase '%s'", (long long)run_id, phase);
 		for (size_t i = 0; i < t.nphases; i++) {
 			char seq[16];
 			snprintf(seq, sizeof(seq), "%d", t.phases[i].seq);
@@ -72,8 +73,8 @@ static void print_result(const ds_promql_result_t *r)
 	for (size_t i = 0; i < r->n; i++) {
 		const ds_promql_elem_t *e = &r->e[i];
 		if (r->comparison)
-			printf("  %s  %.6g %s %.6g  %s\n", e->series[0] ? e->series : "{}", e->value,
-			       r->op, e->threshold, e->held ? "held" : "did not hold");
+			printf("  %s  %.6g %s %.6g  %s\n", e->series[0] ? e->series : "{}",
+			       e->value, r->op, e->threshold, e->held ? "held" : "did not hold");
 		else
 			printf("  %s  %.6g\n", e->series[0] ? e->series : "(scalar)", e->value);
 	}
@@ -154,9 +155,10 @@ static int write_promtool_test(const char *path, const ds_promql_data_t *d, cons
 		ds_promql_data_series(d, i, &txt, &n, &t, &v);
 		for (size_t k = 0; k < n; k++) {
 			if ((t[k] - base) % DS_NS_PER_MS)
-				return ds_errf(err, DS_EINVAL,
-				               "sample times are not whole milliseconds apart: promtool "
-				               "cannot represent them");
+				return ds_errf(
+				    err, DS_EINVAL,
+				    "sample times are not whole milliseconds apart: promtool "
+				    "cannot represent them");
 			g = gcd64(g, (t[k] - base) / DS_NS_PER_MS);
 		}
 	}
@@ -168,13 +170,15 @@ static int write_promtool_test(const char *path, const ds_promql_data_t *d, cons
 	if (!f)
 		return ds_errf(err, -errno, "%s: %s", path, strerror(errno));
 	char b[40];
-	fprintf(f, "# Written by dnsurge report promql: the run's scraped series and dnsurge's\n"
-	           "# result as the expected samples. Check with: promtool test rules %s\n",
+	fprintf(f,
+	        "# Written by dnsurge report promql: the run's scraped series and dnsurge's\n"
+	        "# result as the expected samples. Check with: promtool test rules %s\n",
 	        path);
 	/* promtool loads samples up to each evaluation step only: the step
 	 * must land on the evaluation time or later samples stay invisible. */
 	int64_t ev = gcd64(g, (t_eval - base) / DS_NS_PER_MS);
-	fprintf(f, "rule_files: []\nevaluation_interval: %lldms\ntests:\n", (long long)(ev ? ev : g));
+	fprintf(f, "rule_files: []\nevaluation_interval: %lldms\ntests:\n",
+	        (long long)(ev ? ev : g));
 	fprintf(f, "  - interval: %lldms\n    input_series:\n", (long long)g);
 	for (size_t i = 0; i < ns; i++) {
 		const char *txt;
@@ -230,10 +234,13 @@ int ds_report_promql_main(int argc, char **argv)
 {
 	enum { O_DB = 256, O_RUN, O_PHASE, O_AT, O_PT, O_EXPR };
 	static const struct option lo[] = {
-	    {"db", required_argument, NULL, O_DB},      {"run", required_argument, NULL, O_RUN},
-	    {"phase", required_argument, NULL, O_PHASE}, {"at", required_argument, NULL, O_AT},
+	    {"db", required_argument, NULL, O_DB},
+	    {"run", required_argument, NULL, O_RUN},
+	    {"phase", required_argument, NULL, O_PHASE},
+	    {"at", required_argument, NULL, O_AT},
 	    {"promtool-test", required_argument, NULL, O_PT},
-	    {"expr", required_argument, NULL, O_EXPR},  {"help", no_argument, NULL, 'h'},
+	    {"expr", required_argument, NULL, O_EXPR},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *db_path = DS_REPORT_DEFAULT_DB, *phase = NULL, *pt = NULL, *expr = NULL;
@@ -243,31 +250,41 @@ int ds_report_promql_main(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db_path = optarg; break;
+		case O_DB:
+			db_path = optarg;
+			break;
 		case O_RUN:
 			if (parse_run("promql", optarg, &run) < 0)
 				return 2;
 			break;
-		case O_PHASE: phase = optarg; break;
+		case O_PHASE:
+			phase = optarg;
+			break;
 		case O_AT:
 			if (ds_cli_duration("promql", "at", optarg, &at) < 0)
 				return 2;
 			break;
-		case O_PT: pt = optarg; break;
-		case O_EXPR: expr = optarg; break;
+		case O_PT:
+			pt = optarg;
+			break;
+		case O_EXPR:
+			expr = optarg;
+			break;
 		case 'h':
-			printf("usage: dnsurge report promql --run ID [--db FILE] [--phase NAME|SEQ | "
-			       "--at DUR]\n"
-			       "         [--promtool-test FILE] EXPR\n\n"
-			       "Evaluate a PromQL expression over the metrics run ID scraped. By "
-			       "default over the\nmeasured phases as one window (--phase: that phase): "
-			       "every range [..] becomes\nthe window, evaluated at its end. --at DUR "
-			       "(time since the run started)\nevaluates at that instant exactly as "
-			       "Prometheus would, ranges as written.\n--promtool-test FILE writes a "
-			       "`promtool test rules` file with the run's series\nand this result as "
-			       "the expected samples.\n\nExit status: 0 evaluated (and a top-level "
-			       "comparison held for every series),\n1 a comparison did not hold or "
-			       "there was nothing to compare, 2 error.\n");
+			printf(
+			    "usage: dnsurge report promql --run ID [--db FILE] [--phase NAME|SEQ | "
+			    "--at DUR]\n"
+			    "         [--promtool-test FILE] EXPR\n\n"
+			    "Evaluate a PromQL expression over the metrics run ID scraped. By "
+			    "default over the\nmeasured phases as one window (--phase: that "
+			    "phase): "
+			    "every range [..] becomes\nthe window, evaluated at its end. --at DUR "
+			    "(time since the run started)\nevaluates at that instant exactly as "
+			    "Prometheus would, ranges as written.\n--promtool-test FILE writes a "
+			    "`promtool test rules` file with the run's series\nand this result as "
+			    "the expected samples.\n\nExit status: 0 evaluated (and a top-level "
+			    "comparison held for every series),\n1 a comparison did not hold or "
+			    "there was nothing to compare, 2 error.\n");
 			return 0;
 		default:
 			return 2;
@@ -345,9 +362,12 @@ int ds_report_alerts_main(int argc, char **argv)
 {
 	enum { O_DB = 256, O_RUN, O_RULES, O_STEP, O_PHASE };
 	static const struct option lo[] = {
-	    {"db", required_argument, NULL, O_DB},       {"run", required_argument, NULL, O_RUN},
-	    {"rules", required_argument, NULL, O_RULES}, {"step", required_argument, NULL, O_STEP},
-	    {"phase", required_argument, NULL, O_PHASE}, {"help", no_argument, NULL, 'h'},
+	    {"db", required_argument, NULL, O_DB},
+	    {"run", required_argument, NULL, O_RUN},
+	    {"rules", required_argument, NULL, O_RULES},
+	    {"step", required_argument, NULL, O_STEP},
+	    {"phase", required_argument, NULL, O_PHASE},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *db_path = DS_REPORT_DEFAULT_DB, *rules_path = NULL, *phase = NULL;
@@ -357,26 +377,33 @@ int ds_report_alerts_main(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db_path = optarg; break;
+		case O_DB:
+			db_path = optarg;
+			break;
 		case O_RUN:
 			if (parse_run("alerts", optarg, &run) < 0)
 				return 2;
 			break;
-		case O_RULES: rules_path = optarg; break;
-		case O_PHASE: phase = optarg; break;
+		case O_RULES:
+			rules_path = optarg;
+			break;
+		case O_PHASE:
+			phase = optarg;
+			break;
 		case O_STEP:
 			if (ds_cli_duration("alerts", "step", optarg, &step) < 0 || !step)
 				return ds_cli_bad("alerts", "--step must be a positive duration");
 			break;
 		case 'h':
-			printf("usage: dnsurge report alerts --run ID --rules FILE [--db FILE] "
-			       "[--phase NAME|SEQ]\n         [--step DUR]\n\n"
-			       "Evaluate every alerting rule of a Prometheus rule file over a run's "
-			       "scraped metrics:\nonce over the measured phases as one window (ranges "
-			       "become the window), and\nas Prometheus' rule manager would, every "
-			       "--step (default 5s) over the whole\nrun with the rule's ranges and "
-			       "`for:`, saying whether and when it would\nhave fired.\n\n"
-			       "Exit status: 0 no alert would have fired, 1 some would, 2 error.\n");
+			printf(
+			    "usage: dnsurge report alerts --run ID --rules FILE [--db FILE] "
+			    "[--phase NAME|SEQ]\n         [--step DUR]\n\n"
+			    "Evaluate every alerting rule of a Prometheus rule file over a run's "
+			    "scraped metrics:\nonce over the measured phases as one window (ranges "
+			    "become the window), and\nas Prometheus' rule manager would, every "
+			    "--step (default 5s) over the whole\nrun with the rule's ranges and "
+			    "`for:`, saying whether and when it would\nhave fired.\n\n"
+			    "Exit status: 0 no alert would have fired, 1 some would, 2 error.\n");
 			return 0;
 		default:
 			return 2;
@@ -416,7 +443,8 @@ int ds_report_alerts_main(int argc, char **argv)
 		const ds_rule_t *x = &rs.r[i];
 		if (!x->alert)
 			continue;
-		printf("\n%s:%d: %s%s%s\n  %s\n", rs.path, x->line, x->alert, x->for_ns ? " for " : "",
+		printf("\n%s:%d: %s%s%s\n  %s\n", rs.path, x->line, x->alert,
+		       x->for_ns ? " for " : "",
 		       x->for_ns ? ds_promql_fmt_duration(x->for_ns, a, sizeof(a)) : "", x->expr);
 		ds_promql_t *e = ds_promql_parse(x->expr, &err);
 		if (!e) {
@@ -429,8 +457,9 @@ int ds_report_alerts_main(int argc, char **argv)
 			printf("  cannot evaluate: %s\n", err.msg);
 		} else {
 			printf("  over the window: %s\n",
-			       !r.n ? "empty result (no matching series: never fires)"
-			       : r.firing ? "condition holds" : "condition does not hold");
+			       !r.n       ? "empty result (no matching series: never fires)"
+			       : r.firing ? "condition holds"
+			                  : "condition does not hold");
 			print_result(&r);
 		}
 		ds_promql_result_free(&r);
@@ -439,12 +468,14 @@ int ds_report_alerts_main(int argc, char **argv)
 			printf("  stepwise: %s\n", err.msg);
 		} else if (fo.fired) {
 			fired++;
-			printf("  stepwise: FIRES at +%s (active in %zu of %zu steps, longest %s)\n",
-			       ds_rfmt_dur(fo.fired_at_ns - ri.started_ns, a, sizeof(a)),
-			       fo.active_steps, fo.steps, ds_rfmt_dur(fo.longest_ns, b, sizeof(b)));
+			printf(
+			    "  stepwise: FIRES at +%s (active in %zu of %zu steps, longest %s)\n",
+			    ds_rfmt_dur(fo.fired_at_ns - ri.started_ns, a, sizeof(a)),
+			    fo.active_steps, fo.steps, ds_rfmt_dur(fo.longest_ns, b, sizeof(b)));
 		} else {
-			printf("  stepwise: does not fire (active in %zu of %zu steps, longest %s)\n",
-			       fo.active_steps, fo.steps, ds_rfmt_dur(fo.longest_ns, b, sizeof(b)));
+			printf(
+			    "  stepwise: does not fire (active in %zu of %zu steps, longest %s)\n",
+			    fo.active_steps, fo.steps, ds_rfmt_dur(fo.longest_ns, b, sizeof(b)));
 		}
 		ds_promql_free(e);
 	}

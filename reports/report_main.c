@@ -70,13 +70,16 @@ static int show_main(int argc, char **argv)
 				goto out;
 			break;
 		case 'h':
-			printf("usage: dnsurge report show [--db FILE] [--run ID ... | --label LABEL] "
-			       "[--scenario NAME] [--max-lag DUR] [--json]\n\n"
-			       "One table per run: every phase and the measured phases together, with "
-			       "qps,\nanswered %%, RCODEs, p50/p90/p99/p99.9/max response time, timeouts "
-			       "and the\ngenerator's schedule lag (a trial is invalid above --max-lag, "
-			       "default 10ms).\nWithout --run or --label every run in the file is "
-			       "shown.\n");
+			printf(
+			    "usage: dnsurge report show [--db FILE] [--run ID ... | --label LABEL] "
+			    "[--scenario NAME] [--max-lag DUR] [--json]\n\n"
+			    "One table per run: every phase and the measured phases together, with "
+			    "qps,\nanswered %%, RCODEs, p50/p90/p99/p99.9/max response time, "
+			    "timeouts "
+			    "and the\ngenerator's schedule lag (a trial is invalid above "
+			    "--max-lag, "
+			    "default 10ms).\nWithout --run or --label every run in the file is "
+			    "shown.\n");
 			rc = 0;
 			goto out;
 		default:
@@ -198,8 +201,25 @@ static int compare_main(int argc, char **argv)
 
 static int synth_main(int argc, char **argv)
 {
-	enum { O_DB = 256, O_LABEL, O_SCEN, O_TRIALS, O_QPS, O_SLOW, O_NOISE, O_LOSS, O_SF,
-	       O_WARM, O_STEADY, O_SURGE, O_SCRAPE, O_RESET, O_LAG, O_SEED, O_START };
+	enum {
+		O_DB = 256,
+		O_LABEL,
+		O_SCEN,
+		O_TRIALS,
+		O_QPS,
+		O_SLOW,
+		O_NOISE,
+		O_LOSS,
+		O_SF,
+		O_WARM,
+		O_STEADY,
+		O_SURGE,
+		O_SCRAPE,
+		O_RESET,
+		O_LAG,
+		O_SEED,
+		O_START
+	};
 	static const struct option lo[] = {
 	    {"db", required_argument, NULL, O_DB},
 	    {"label", required_argument, NULL, O_LABEL},
@@ -230,22 +250,31 @@ static int synth_main(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db_path = optarg; break;
-		case O_LABEL: o.label = optarg; break;
-		case O_SCEN: o.scenario = optarg; break;
+		case O_DB:
+			db_path = optarg;
+			break;
+		case O_LABEL:
+			o.label = optarg;
+			break;
+		case O_SCEN:
+			o.scenario = optarg;
+			break;
 		case O_TRIALS:
 			if (ds_parse_int(optarg, 1, 10000, &n) < 0)
-				return ds_cli_bad("synth", "--trials: '%s' is not in 1..10000", optarg);
+				return ds_cli_bad("synth", "--trials: '%s' is not in 1..10000",
+				                  optarg);
 			o.trials = (unsigned)n;
 			break;
 		case O_SEED:
 			if (ds_parse_int(optarg, 0, INT64_MAX, &n) < 0)
-				return ds_cli_bad("synth", "--seed: '%s' is not a whole number", optarg);
+				return ds_cli_bad("synth", "--seed: '%s' is not a whole number",
+				                  optarg);
 			o.seed = (uint64_t)n;
 			break;
 		case O_START:
 			if (ds_parse_int(optarg, 1, INT64_MAX / DS_NS_PER_SEC, &n) < 0)
-				return ds_cli_bad("synth", "--start: '%s' is not epoch seconds", optarg);
+				return ds_cli_bad("synth", "--start: '%s' is not epoch seconds",
+				                  optarg);
 			o.start_ns = n * DS_NS_PER_SEC;
 			break;
 		case O_QPS:
@@ -256,11 +285,16 @@ static int synth_main(int argc, char **argv)
 			if (ds_parse_double(optarg, &v) < 0 || v < 0 || v > 1e7)
 				return ds_cli_bad("synth", "--%s: '%s' is not a number >= 0",
 				                  lo[c - O_DB].name, optarg);
-			if (c == O_QPS) o.qps = v;
-			if (c == O_SLOW) o.slowdown = v;
-			if (c == O_NOISE) o.noise = v;
-			if (c == O_LOSS) o.loss_pct = v;
-			if (c == O_SF) o.servfail_pct = v;
+			if (c == O_QPS)
+				o.qps = v;
+			if (c == O_SLOW)
+				o.slowdown = v;
+			if (c == O_NOISE)
+				o.noise = v;
+			if (c == O_LOSS)
+				o.loss_pct = v;
+			if (c == O_SF)
+				o.servfail_pct = v;
 			break;
 		case O_WARM:
 		case O_STEADY:
@@ -274,29 +308,40 @@ static int synth_main(int argc, char **argv)
 			if (ds_cli_duration("synth", lo[c - O_DB].name, optarg, &d) < 0)
 				return 2;
 			if (c != O_SURGE && d % DS_NS_PER_SEC)
-				return ds_cli_bad("synth", "--%s: whole seconds only", lo[c - O_DB].name);
-			if (c == O_WARM) o.warmup_ns = d ? d : -1;
-			if (c == O_STEADY) o.steady_ns = d;
-			if (c == O_SURGE) o.surge_ns = d;
-			if (c == O_SCRAPE) o.scrape_ns = d ? d : -1;
+				return ds_cli_bad("synth", "--%s: whole seconds only",
+				                  lo[c - O_DB].name);
+			if (c == O_WARM)
+				o.warmup_ns = d ? d : -1;
+			if (c == O_STEADY)
+				o.steady_ns = d;
+			if (c == O_SURGE)
+				o.surge_ns = d;
+			if (c == O_SCRAPE)
+				o.scrape_ns = d ? d : -1;
 			break;
 		}
-		case O_RESET: o.counter_reset = true; break;
-		case O_LAG: o.lag_spike = true; break;
+		case O_RESET:
+			o.counter_reset = true;
+			break;
+		case O_LAG:
+			o.lag_spike = true;
+			break;
 		case 'h':
-			printf("usage: dnsurge report synth --db FILE --label LABEL [--trials N] "
-			       "[--slowdown F]\n"
-			       "        [--noise SIGMA] [--qps Q] [--loss PCT] [--servfail PCT] "
-			       "[--warmup DUR]\n"
-			       "        [--steady DUR] [--surge DUR] [--scrape DUR|none] "
-			       "[--counter-reset]\n"
-			       "        [--lag-spike] [--seed N] [--start EPOCH_S]\n\n"
-			       "Write synthetic trials (tool 'synth') for trying the report "
-			       "subcommands and for\ntests: a warm-up ramp, a measured steady phase, "
-			       "an optional surge, per-second\ncounters and latency histograms, and "
-			       "CoreDNS-named scraped metrics. --slowdown\n1.1 makes every latency 10%% "
-			       "slower; --noise is the per-trial lognormal sigma\n(default 0.02). The "
-			       "same seed writes the same numbers.\n");
+			printf(
+			    "usage: dnsurge report synth --db FILE --label LABEL [--trials N] "
+			    "[--slowdown F]\n"
+			    "        [--noise SIGMA] [--qps Q] [--loss PCT] [--servfail PCT] "
+			    "[--warmup DUR]\n"
+			    "        [--steady DUR] [--surge DUR] [--scrape DUR|none] "
+			    "[--counter-reset]\n"
+			    "        [--lag-spike] [--seed N] [--start EPOCH_S]\n\n"
+			    "Write synthetic trials (tool 'synth') for trying the report "
+			    "subcommands and for\ntests: a warm-up ramp, a measured steady phase, "
+			    "an optional surge, per-second\ncounters and latency histograms, and "
+			    "CoreDNS-named scraped metrics. --slowdown\n1.1 makes every latency "
+			    "10%% "
+			    "slower; --noise is the per-trial lognormal sigma\n(default 0.02). The "
+			    "same seed writes the same numbers.\n");
 			return 0;
 		default:
 			return 2;
@@ -312,7 +357,8 @@ static int synth_main(int argc, char **argv)
 	}
 	unsigned nt = o.trials ? o.trials : 1;
 	int64_t *ids = calloc(nt, sizeof(*ids));
-	int rc = ids ? ds_synth_write(db, &o, ids, &err) : ds_errf(&err, DS_ENOMEM, "out of memory");
+	int rc =
+	    ids ? ds_synth_write(db, &o, ids, &err) : ds_errf(&err, DS_ENOMEM, "out of memory");
 	if (rc == DS_OK)
 		printf("wrote run%s %lld..%lld (label '%s') to %s\n", nt > 1 ? "s" : "",
 		       (long long)ids[0], (long long)ids[nt - 1], o.label ? o.label : "synthetic",

@@ -18,7 +18,8 @@ static yaml_node_t *map_get(yaml_document_t *d, yaml_node_t *m, const char *key)
 {
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return NULL;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
 		const char *k = scalar(d, yaml_document_get_node(d, p->key));
 		if (k && !strcmp(k, key))
 			return yaml_document_get_node(d, p->value);
@@ -38,7 +39,8 @@ static int kv_list(yaml_document_t *d, yaml_node_t *m, ds_rule_kv_t **out, size_
 	*out = calloc(cap, sizeof(**out));
 	if (!*out)
 		return DS_ENOMEM;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
 		const char *k = scalar(d, yaml_document_get_node(d, p->key));
 		const char *v = scalar(d, yaml_document_get_node(d, p->value));
 		if (!k || !v)
@@ -105,8 +107,10 @@ int ds_rules_load(const char *path, ds_rules_t *out, ds_err_t *err)
 			const char *forv = scalar(&d, map_get(&d, rn, "for"));
 			int line = (int)rn->start_mark.line + 1;
 			if (!expr || (!alert && !record)) {
-				rc = ds_errf(err, DS_EINVAL, "%s:%d: a rule needs 'expr' and 'alert' or "
-				             "'record'", path, line);
+				rc = ds_errf(err, DS_EINVAL,
+				             "%s:%d: a rule needs 'expr' and 'alert' or "
+				             "'record'",
+				             path, line);
 				goto out;
 			}
 			ds_rule_t *nr = realloc(out->r, (out->n + 1) * sizeof(*nr));
@@ -124,8 +128,8 @@ int ds_rules_load(const char *path, ds_rules_t *out, ds_err_t *err)
 			x->line = line;
 			x->expr_line = (int)en->start_mark.line + 1;
 			if (forv && ds_parse_duration(forv, &x->for_ns) < 0) {
-				rc = ds_errf(err, DS_EINVAL, "%s:%d: for: '%s' is not a duration", path,
-				             line, forv);
+				rc = ds_errf(err, DS_EINVAL, "%s:%d: for: '%s' is not a duration",
+				             path, line, forv);
 				goto out;
 			}
 			if (kv_list(&d, map_get(&d, rn, "labels"), &x->labels, &x->nlabels) < 0 ||

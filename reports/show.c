@@ -76,15 +76,16 @@ void ds_show_print(FILE *f, const ds_trial_t *t, size_t n)
 		char ts[32], lat[24];
 		if (i)
 			fputc('\n', f);
-		fprintf(f, "run %lld  label '%s'  tool %s  scenario '%s'  target %s  started %s  %s\n",
+		fprintf(f,
+		        "run %lld  label '%s'  tool %s  scenario '%s'  target %s  started %s  %s\n",
 		        (long long)x->run.run_id, x->run.label ? x->run.label : "",
 		        x->run.tool ? x->run.tool : "?", x->run.scenario ? x->run.scenario : "",
 		        x->run.target && x->run.target[0] ? x->run.target : "-",
 		        ds_rfmt_time(x->run.started_ns, ts, sizeof(ts)),
 		        ds_store_status_name(x->run.status));
 		fprintf(f, "  %-12s%8s%8s%9s  %-32s%8s%8s%8s%8s%8s%9s  %s\n", "phase", "time",
-		        "qps", "answered", "rcodes", "p50", "p90", "p99", "p99.9", "max", "timeouts",
-		        "lag max");
+		        "qps", "answered", "rcodes", "p50", "p90", "p99", "p99.9", "max",
+		        "timeouts", "lag max");
 		for (size_t k = 0; k < x->nphases; k++) {
 			char nm[64];
 			snprintf(nm, sizeof(nm), "%s%s", x->phases[k].name,
@@ -95,15 +96,16 @@ void ds_show_print(FILE *f, const ds_trial_t *t, size_t n)
 			/* Only what dnsperf printed exists: say so instead of dashes. */
 			char mx[24];
 			row(f, &x->total, "measured", true);
-			fprintf(f, "  summary statistics only (imported from %s): no percentiles; "
-			           "mean %s, max %s\n",
+			fprintf(f,
+			        "  summary statistics only (imported from %s): no percentiles; "
+			        "mean %s, max %s\n",
 			        x->run.tool, ds_rfmt_lat(x->total.m[DS_TM_MEAN], lat, sizeof(lat)),
 			        ds_rfmt_lat(x->total.m[DS_TM_MAX], mx, sizeof(mx)));
 		} else {
 			row(f, &x->total, x->nphases ? "measured" : "run", true);
 		}
-		fprintf(f, "  schedule lag: %s; trial %s%s\n", x->lag, x->valid ? "valid" : "INVALID: ",
-		        x->valid ? "" : x->why);
+		fprintf(f, "  schedule lag: %s; trial %s%s\n", x->lag,
+		        x->valid ? "valid" : "INVALID: ", x->valid ? "" : x->why);
 	}
 	if (n > 1 || !n)
 		fprintf(f, "%s%zu run%s; '*' = measured phase (the 'measured' row merges them)\n",
@@ -144,7 +146,8 @@ static cJSON *window_json(const ds_trial_window_t *w)
 		uint64_t c = i < DS_STORE_NRCODE ? w->rcode[i] : w->rcode_other;
 		char nm[16];
 		if (c)
-			num(rc, ds_rfmt_rcode(i == DS_STORE_NRCODE ? -1 : i, nm, sizeof(nm)), (double)c);
+			num(rc, ds_rfmt_rcode(i == DS_STORE_NRCODE ? -1 : i, nm, sizeof(nm)),
+			    (double)c);
 	}
 	cJSON *m = cJSON_AddObjectToObject(o, "metrics");
 	for (int i = 0; i < DS_TM_COUNT; i++)

@@ -205,8 +205,7 @@ static double delta_of(double ma, double mb, ds_stats_delta_t kind)
 	return ma == 0 ? NAN : mb / ma - 1;
 }
 
-double ds_stats_delta(const double *a, size_t na, const double *b, size_t nb,
-                      ds_stats_delta_t kind)
+double ds_stats_delta(const double *a, size_t na, const double *b, size_t nb, ds_stats_delta_t kind)
 {
 	return delta_of(ds_stats_median(a, na), ds_stats_median(b, nb), kind);
 }

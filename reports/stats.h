@@ -38,10 +38,10 @@ void ds_stats_modz(const double *x, size_t n, double *z);
 
 /** Result of a Mann-Whitney U test. */
 typedef struct ds_stats_mwu {
-	double u;     /**< U of b: pairs (a_i, b_j) with b_j > a_i, ties counting 1/2 */
-	double p;     /**< two-sided p-value */
-	bool exact;   /**< p from the exact permutation distribution (else normal approximation) */
-	bool ties;    /**< some values were tied (midranks used) */
+	double u;   /**< U of b: pairs (a_i, b_j) with b_j > a_i, ties counting 1/2 */
+	double p;   /**< two-sided p-value */
+	bool exact; /**< p from the exact permutation distribution (else normal approximation) */
+	bool ties;  /**< some values were tied (midranks used) */
 } ds_stats_mwu_t;
 
 /**

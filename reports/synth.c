@@ -15,7 +15,7 @@
 
 /* What the simulated server's /metrics would show: counters since its start. */
 struct prom {
-	double req[2]; /* type A, AAAA */
+	double req[2];  /* type A, AAAA */
 	double resp[3]; /* NOERROR, NXDOMAIN, SERVFAIL */
 	double bucket[NLE + 1];
 	double dsum, dcount;
@@ -45,7 +45,8 @@ static int scrape(ds_store_writer_t *w, const struct prom *p, int64_t t)
 	}
 	for (int i = 0; i < 3; i++) {
 		snprintf(l, sizeof(l), SRV ",rcode=\"%s\",plugin=\"cache\"", rc_names[i]);
-		if (ds_store_scrape_add(sc, "coredns_dns_responses_total", l, "counter", p->resp[i]))
+		if (ds_store_scrape_add(sc, "coredns_dns_responses_total", l, "counter",
+		                        p->resp[i]))
 			goto fail;
 	}
 	for (int i = 0; i <= NLE; i++) {
@@ -76,9 +77,9 @@ fail:
 struct phase_def {
 	const char *name;
 	int64_t dur;
-	double r0, r1;   /* rate at start and end */
+	double r0, r1;     /* rate at start and end */
 	double hit0, hit1; /* cache hit probability at start and end */
-	double slow;     /* extra latency factor */
+	double slow;       /* extra latency factor */
 	bool measured;
 };
 
@@ -94,10 +95,12 @@ static int one_trial(ds_store_t *db, const ds_synth_opts_t *o, unsigned k, int64
 	int64_t warm = o->warmup_ns ? o->warmup_ns : 5 * DS_NS_PER_SEC;
 	if (warm > 0)
 		ph[nph++] = (struct phase_def){"warmup", warm, 0.2 * q, q, 0.3, 0.85, 1.0, false};
-	ph[nph++] = (struct phase_def){"steady", o->steady_ns ? o->steady_ns : 30 * DS_NS_PER_SEC,
-	                               q, q, 0.85, 0.85, 1.0, true};
+	ph[nph++] = (struct phase_def){
+	    "steady", o->steady_ns ? o->steady_ns : 30 * DS_NS_PER_SEC, q, q, 0.85, 0.85, 1.0,
+	    true};
 	if (o->surge_ns > 0)
-		ph[nph++] = (struct phase_def){"surge", o->surge_ns, 2 * q, 2 * q, 0.7, 0.7, 1.6, false};
+		ph[nph++] =
+		    (struct phase_def){"surge", o->surge_ns, 2 * q, 2 * q, 0.7, 0.7, 1.6, false};
 
 	char cfg[256];
 	/* The same text for every trial of a call: one configuration, many trials. */
@@ -145,8 +148,12 @@ static int one_trial(ds_store_t *db, const ds_synth_opts_t *o, unsigned k, int64
 	for (size_t i = 0; i < nph; i++) {
 		const struct phase_def *d = &ph[i];
 		int64_t p0 = t, secs = d->dur / DS_NS_PER_SEC;
-		ds_store_phase_t sp = {.seq = (int)i, .name = d->name, .start_ns = p0, .end_ns = 0,
-		                       .target_qps = d->r0, .target_qps_end = d->r1,
+		ds_store_phase_t sp = {.seq = (int)i,
+		                       .name = d->name,
+		                       .start_ns = p0,
+		                       .end_ns = 0,
+		                       .target_qps = d->r0,
+		                       .target_qps_end = d->r1,
 		                       .measured = d->measured};
 		char tgt[64];
 		snprintf(tgt, sizeof(tgt), d->r0 == d->r1 ? "step %.0f qps" : "ramp %.0f->%.0f qps",
@@ -177,10 +184,13 @@ static int one_trial(ds_store_t *db, const ds_synth_opts_t *o, unsigned k, int64
 				ds_hist_record(&rt, (int64_t)(lat + lag));
 				ds_hist_record(&st, (int64_t)lat);
 				double u = ds_rng_double(rng) * 100;
-				int rcode = u < o->servfail_pct ? 2 : u < o->servfail_pct + 3 ? 3 : 0;
+				int rcode = u < o->servfail_pct       ? 2
+				            : u < o->servfail_pct + 3 ? 3
+				                                      : 0;
 				iv.rcode[rcode]++;
 				iv.answered++;
-				/* the server's own view: its processing time, a share of the total */
+				/* the server's own view: its processing time, a share of the total
+				 */
 				double srv = lat * (h ? 0.5 : 0.9) / 1e9;
 				for (int b = 0; b < NLE; b++)
 					if (srv <= 0.00025 * (double)(1u << b))
@@ -248,7 +258,9 @@ fail:
 int ds_synth_write(ds_store_t *db, const ds_synth_opts_t *o, int64_t *run_ids, ds_err_t *err)
 {
 	unsigned n = o->trials ? o->trials : 1;
-	int64_t len = (o->warmup_ns > 0 ? o->warmup_ns : o->warmup_ns ? 0 : 5 * DS_NS_PER_SEC) +
+	int64_t len = (o->warmup_ns > 0 ? o->warmup_ns
+	               : o->warmup_ns   ? 0
+	                                : 5 * DS_NS_PER_SEC) +
 	              (o->steady_ns ? o->steady_ns : 30 * DS_NS_PER_SEC) +
 	              (o->surge_ns > 0 ? o->surge_ns : 0);
 	int64_t gap = 10 * DS_NS_PER_SEC;

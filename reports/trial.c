@@ -10,23 +10,24 @@
 #include "reports/fmt.h"
 
 const ds_trial_metric_info_t ds_trial_metrics[DS_TM_COUNT] = {
-	[DS_TM_P50] = {"p50", "response_time.p50", DS_TU_NS, 0.50, true},
-	[DS_TM_P90] = {"p90", "response_time.p90", DS_TU_NS, 0.90, true},
-	[DS_TM_P99] = {"p99", "response_time.p99", DS_TU_NS, 0.99, true},
-	[DS_TM_P999] = {"p99.9", "response_time.p99.9", DS_TU_NS, 0.999, true},
-	[DS_TM_MAX] = {"max", "response_time.max", DS_TU_NS, 1.0, true},
-	[DS_TM_MEAN] = {"mean", "response_time.mean", DS_TU_NS, NAN, true},
-	[DS_TM_QPS] = {"qps", "qps", DS_TU_QPS, NAN, false},
-	[DS_TM_ANSWERED_PCT] = {"answered", "answered_pct", DS_TU_PCT, NAN, false},
-	[DS_TM_LOSS_PCT] = {"loss", "loss_pct", DS_TU_PCT, NAN, true},
-	[DS_TM_ERROR_PCT] = {"errors", "error_pct", DS_TU_PCT, NAN, true},
-	[DS_TM_SERVFAIL_PCT] = {"servfail", "servfail_pct", DS_TU_PCT, NAN, true},
+    [DS_TM_P50] = {"p50", "response_time.p50", DS_TU_NS, 0.50, true},
+    [DS_TM_P90] = {"p90", "response_time.p90", DS_TU_NS, 0.90, true},
+    [DS_TM_P99] = {"p99", "response_time.p99", DS_TU_NS, 0.99, true},
+    [DS_TM_P999] = {"p99.9", "response_time.p99.9", DS_TU_NS, 0.999, true},
+    [DS_TM_MAX] = {"max", "response_time.max", DS_TU_NS, 1.0, true},
+    [DS_TM_MEAN] = {"mean", "response_time.mean", DS_TU_NS, NAN, true},
+    [DS_TM_QPS] = {"qps", "qps", DS_TU_QPS, NAN, false},
+    [DS_TM_ANSWERED_PCT] = {"answered", "answered_pct", DS_TU_PCT, NAN, false},
+    [DS_TM_LOSS_PCT] = {"loss", "loss_pct", DS_TU_PCT, NAN, true},
+    [DS_TM_ERROR_PCT] = {"errors", "error_pct", DS_TU_PCT, NAN, true},
+    [DS_TM_SERVFAIL_PCT] = {"servfail", "servfail_pct", DS_TU_PCT, NAN, true},
 };
 
 int ds_trial_metric_by_name(const char *name)
 {
 	for (int i = 0; i < DS_TM_COUNT; i++)
-		if (!strcmp(name, ds_trial_metrics[i].name) || !strcmp(name, ds_trial_metrics[i].key))
+		if (!strcmp(name, ds_trial_metrics[i].name) ||
+		    !strcmp(name, ds_trial_metrics[i].key))
 			return i;
 	if (!strcmp(name, "p999"))
 		return DS_TM_P999;
@@ -292,9 +293,8 @@ void ds_trials_free(ds_trial_t *t, size_t n)
 	free(t);
 }
 
-int ds_trial_load_label(ds_store_t *db, const char *label, const char *scenario,
-                        int64_t since_run, const ds_trial_opts_t *o, ds_trial_t **out,
-                        size_t *n, ds_err_t *err)
+int ds_trial_load_label(ds_store_t *db, const char *label, const char *scenario, int64_t since_run,
+                        const ds_trial_opts_t *o, ds_trial_t **out, size_t *n, ds_err_t *err)
 {
 	ds_store_run_t *runs = NULL;
 	size_t nr = 0, k = 0;

@@ -51,7 +51,7 @@ typedef struct ds_trial_metric_info {
 	const char *name; /**< "p99", "qps", "loss" ... as used on the command line */
 	const char *key;  /**< trial_summary / export key: "response_time.p99", "qps", "loss_pct" */
 	ds_trial_unit_t unit;
-	double q;         /**< quantile for percentiles, else NAN */
+	double q; /**< quantile for percentiles, else NAN */
 	bool higher_worse;
 } ds_trial_metric_info_t;
 
@@ -63,9 +63,9 @@ int ds_trial_metric_by_name(const char *name);
 /** Counters and latency of one phase, or of the measured phases together. */
 typedef struct ds_trial_window {
 	char name[48];
-	int seq;           /**< phase seq; -1 for the total */
-	int64_t phase_id;  /**< 0 for the total or a run without phases */
-	int64_t t0, t1;    /**< wall ns, [t0, t1); t1 INT64_MAX when open */
+	int seq;          /**< phase seq; -1 for the total */
+	int64_t phase_id; /**< 0 for the total or a run without phases */
+	int64_t t0, t1;   /**< wall ns, [t0, t1); t1 INT64_MAX when open */
 	bool measured;
 	double target_qps, target_qps_end; /**< NAN when none */
 	size_t nintervals;
@@ -73,8 +73,8 @@ typedef struct ds_trial_window {
 	uint64_t sent, answered, timeouts, late, drops, late_sends, send_errors;
 	uint64_t malformed, mismatched, truncated;
 	uint64_t rcode[DS_STORE_NRCODE], rcode_other;
-	int64_t lag_max_ns; /**< worst schedule lag; -1 when not measured */
-	ds_hist_t rt;       /**< response_time histogram of the window */
+	int64_t lag_max_ns;    /**< worst schedule lag; -1 when not measured */
+	ds_hist_t rt;          /**< response_time histogram of the window */
 	double m[DS_TM_COUNT]; /**< NAN where not available */
 } ds_trial_window_t;
 
@@ -87,13 +87,13 @@ typedef struct ds_trial {
 	ds_store_run_t run;
 	ds_trial_window_t *phases; /**< by seq */
 	size_t nphases;
-	ds_trial_window_t total;  /**< the measured phases together (or the whole run) */
-	ds_store_interval_t *iv;  /**< the run's intervals by time */
+	ds_trial_window_t total; /**< the measured phases together (or the whole run) */
+	ds_store_interval_t *iv; /**< the run's intervals by time */
 	size_t niv;
 	bool summary_only; /**< no latency histograms (e.g. imported from dnsperf) */
 	bool valid;
-	char why[192];     /**< why invalid; "" when valid */
-	char lag[96];      /**< schedule-lag verdict: "ok (max 0.42ms)", "INVALID ...", "n/a ..." */
+	char why[192]; /**< why invalid; "" when valid */
+	char lag[96];  /**< schedule-lag verdict: "ok (max 0.42ms)", "INVALID ...", "n/a ..." */
 } ds_trial_t;
 
 /**
@@ -110,9 +110,8 @@ void ds_trial_free(ds_trial_t *t);
  * run_id > since_run, oldest first, as trials. *out is a malloc'd array
  * of *n trials (NULL when none); free it with ds_trials_free().
  */
-int ds_trial_load_label(ds_store_t *db, const char *label, const char *scenario,
-                        int64_t since_run, const ds_trial_opts_t *o, ds_trial_t **out,
-                        size_t *n, ds_err_t *err);
+int ds_trial_load_label(ds_store_t *db, const char *label, const char *scenario, int64_t since_run,
+                        const ds_trial_opts_t *o, ds_trial_t **out, size_t *n, ds_err_t *err);
 /** Free an array of trials. */
 void ds_trials_free(ds_trial_t *t, size_t n);
 

@@ -218,11 +218,12 @@ static void test_no_change(void **st)
 	assert_int_equal(sqlite3_column_int(q, 0), 1);
 	assert_int_equal(sqlite3_column_int(q, 1), 0);
 	sqlite3_finalize(q);
-	assert_int_equal(sqlite3_prepare_v2(ds_store_handle(db),
-	                                    "SELECT COUNT(DISTINCT run_id) FROM trial_summary WHERE "
-	                                    "metric = 'qps'",
-	                                    -1, &q, NULL),
-	                 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(ds_store_handle(db),
+	                       "SELECT COUNT(DISTINCT run_id) FROM trial_summary WHERE "
+	                       "metric = 'qps'",
+	                       -1, &q, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(q, 0), 20);
 	sqlite3_finalize(q);

@@ -78,8 +78,8 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 
 static void test_field_quoting(void **st)
 {
-	static const char *fields[] = {"plain", "a,b", "say \"hi\"", "two\nlines", " padded ",
-	                               "", "1.25"};
+	static const char *fields[] = {"plain",    "a,b", "say \"hi\"", "two\nlines",
+	                               " padded ", "",    "1.25"};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -107,10 +107,15 @@ static void test_round_trip(void **st)
 	ds_store_t *db = ds_store_open(path, 0, &err);
 	assert_non_null(db);
 	/* a label a naive CSV writer would break */
-	ds_synth_opts_t o = {.label = "v1.3, \"rc1\"\nbuild 7", .scenario = "mix,udp",
-	                     .qps = 300, .warmup_ns = 2 * DS_NS_PER_SEC,
-	                     .steady_ns = 5 * DS_NS_PER_SEC, .scrape_ns = 5 * DS_NS_PER_SEC,
-	                     .servfail_pct = 2, .trials = 2, .seed = 9};
+	ds_synth_opts_t o = {.label = "v1.3, \"rc1\"\nbuild 7",
+	                     .scenario = "mix,udp",
+	                     .qps = 300,
+	                     .warmup_ns = 2 * DS_NS_PER_SEC,
+	                     .steady_ns = 5 * DS_NS_PER_SEC,
+	                     .scrape_ns = 5 * DS_NS_PER_SEC,
+	                     .servfail_pct = 2,
+	                     .trials = 2,
+	                     .seed = 9};
 	assert_int_equal(ds_synth_write(db, &o, NULL, &err), DS_OK);
 	ds_trial_t *t;
 	size_t n;
@@ -131,22 +136,29 @@ static void test_round_trip(void **st)
 			assert_int_equal(ct.rows, 3);
 			for (size_t r = 0; r < 2; r++) {
 				const ds_trial_window_t *w = &t[r].total;
-				assert_int_equal(strtoll(ct.cell[1 + r][col(&ct, "run_id")], NULL, 10),
-				                 t[r].run.run_id);
-				assert_string_equal(ct.cell[1 + r][col(&ct, "scenario")], "mix,udp");
-				assert_int_equal(strtoull(ct.cell[1 + r][col(&ct, "sent")], NULL, 10),
-				                 w->sent);
-				assert_int_equal(strtoull(ct.cell[1 + r][col(&ct, "SERVFAIL")], NULL, 10),
-				                 w->rcode[2]);
+				assert_int_equal(
+				    strtoll(ct.cell[1 + r][col(&ct, "run_id")], NULL, 10),
+				    t[r].run.run_id);
+				assert_string_equal(ct.cell[1 + r][col(&ct, "scenario")],
+				                    "mix,udp");
+				assert_int_equal(
+				    strtoull(ct.cell[1 + r][col(&ct, "sent")], NULL, 10), w->sent);
+				assert_int_equal(
+				    strtoull(ct.cell[1 + r][col(&ct, "SERVFAIL")], NULL, 10),
+				    w->rcode[2]);
 				/* doubles come back bit for bit */
 				double p99 = strtod(ct.cell[1 + r][col(&ct, "p99_ns")], NULL);
 				double qps = strtod(ct.cell[1 + r][col(&ct, "qps")], NULL);
-				double err_pct = strtod(ct.cell[1 + r][col(&ct, "error_pct")], NULL);
+				double err_pct =
+				    strtod(ct.cell[1 + r][col(&ct, "error_pct")], NULL);
 				assert_memory_equal(&p99, &w->m[DS_TM_P99], sizeof(double));
 				assert_memory_equal(&qps, &w->m[DS_TM_QPS], sizeof(double));
-				assert_memory_equal(&err_pct, &w->m[DS_TM_ERROR_PCT], sizeof(double));
+				assert_memory_equal(&err_pct, &w->m[DS_TM_ERROR_PCT],
+				                    sizeof(double));
 				assert_string_equal(ct.cell[1 + r][col(&ct, "p999_ns")],
-				                    isnan(w->m[DS_TM_P999]) ? "" : ct.cell[1 + r][col(&ct, "p999_ns")]);
+				                    isnan(w->m[DS_TM_P999])
+				                        ? ""
+				                        : ct.cell[1 + r][col(&ct, "p999_ns")]);
 			}
 		} else if (table == DS_EXPORT_PHASES) {
 			assert_int_equal(ct.rows, 1 + 4);

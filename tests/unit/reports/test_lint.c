@@ -23,8 +23,8 @@ static void codes(const ds_lint_rule_t *lr, char *buf, size_t len)
 {
 	buf[0] = 0;
 	for (size_t i = 0; i < lr->n; i++)
-		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s%s", i ? "," : "", lr->f[i].code,
-		         lr->f[i].severity == DS_LINT_ERROR ? "" : "(w)");
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s%s", i ? "," : "",
+		         lr->f[i].code, lr->f[i].severity == DS_LINT_ERROR ? "" : "(w)");
 }
 
 static void test_seed_rules(void **st)
@@ -82,10 +82,12 @@ static void test_messages(void **st)
 {
 	ds_lint_catalog_t *c = ds_lint_catalog_builtin();
 	ds_lint_rule_t lr;
-	assert_int_equal(ds_lint_expr(c, "rate(coredns_dns_request_count_total{rcode!=\"NOERROR\"}[5m])"
-	                                 " > 0.01",
-	                              NULL, &lr),
-	                 DS_OK);
+	assert_int_equal(
+	    ds_lint_expr(c,
+	                 "rate(coredns_dns_request_count_total{rcode!=\"NOERROR\"}[5m])"
+	                 " > 0.01",
+	                 NULL, &lr),
+	    DS_OK);
 	bool renamed = false, label = false;
 	for (size_t i = 0; i < lr.n; i++) {
 		if (!strcmp(lr.f[i].code, "renamed-metric"))
@@ -134,7 +136,8 @@ static void test_catalog_from_metrics(void **st)
 	static const char text[] =
 	    "# HELP coredns_cache_hits_total The count of cache hits.\n"
 	    "# TYPE coredns_cache_hits_total counter\n"
-	    "coredns_cache_hits_total{server=\"dns://:53\",type=\"success\",view=\"\",zones=\".\"} 3\n"
+	    "coredns_cache_hits_total{server=\"dns://:53\",type=\"success\",view=\"\",zones=\".\"} "
+	    "3\n"
 	    "# TYPE coredns_cache_requests_total counter\n"
 	    "coredns_cache_requests_total{server=\"dns://:53\",view=\"\",zones=\".\"} 9\n"
 	    "# TYPE coredns_dns_request_duration_seconds histogram\n"
@@ -142,8 +145,10 @@ static void test_catalog_from_metrics(void **st)
 	    "le=\"0.00025\"} 1\n"
 	    "coredns_dns_request_duration_seconds_bucket{server=\"dns://:53\",view=\"\",zone=\".\","
 	    "le=\"+Inf\"} 2\n"
-	    "coredns_dns_request_duration_seconds_sum{server=\"dns://:53\",view=\"\",zone=\".\"} 0.1\n"
-	    "coredns_dns_request_duration_seconds_count{server=\"dns://:53\",view=\"\",zone=\".\"} 2\n"
+	    "coredns_dns_request_duration_seconds_sum{server=\"dns://:53\",view=\"\",zone=\".\"} "
+	    "0.1\n"
+	    "coredns_dns_request_duration_seconds_count{server=\"dns://:53\",view=\"\",zone=\".\"} "
+	    "2\n"
 	    "weird{a=\"x,y=\\\"z\\\"\"} 1\n";
 	ds_err_t err;
 	ds_lint_catalog_t *c = ds_lint_catalog_parse(text, &err);
@@ -152,20 +157,21 @@ static void test_catalog_from_metrics(void **st)
 	ds_lint_rule_t lr;
 	char got[256];
 	/* what this server exports decides: no dns_requests_total here */
-	assert_int_equal(ds_lint_expr(c, "rate(coredns_dns_requests_total[5m])", NULL, &lr),
-	                 DS_OK);
+	assert_int_equal(ds_lint_expr(c, "rate(coredns_dns_requests_total[5m])", NULL, &lr), DS_OK);
 	codes(&lr, got, sizeof(got));
 	assert_string_equal(got, "unknown-metric");
 	ds_lint_rule_free(&lr);
-	assert_int_equal(ds_lint_expr(c, "rate(coredns_cache_hits_total[5m]) / "
-	                                 "rate(coredns_cache_requests_total[5m])",
+	assert_int_equal(ds_lint_expr(c,
+	                              "rate(coredns_cache_hits_total[5m]) / "
+	                              "rate(coredns_cache_requests_total[5m])",
 	                              NULL, &lr),
 	                 DS_OK);
 	codes(&lr, got, sizeof(got));
 	assert_string_equal(got, "no-match");
 	ds_lint_rule_free(&lr);
-	assert_int_equal(ds_lint_expr(c, "histogram_quantile(0.5, "
-	                                 "coredns_dns_request_duration_seconds_bucket)",
+	assert_int_equal(ds_lint_expr(c,
+	                              "histogram_quantile(0.5, "
+	                              "coredns_dns_request_duration_seconds_bucket)",
 	                              NULL, &lr),
 	                 DS_OK);
 	codes(&lr, got, sizeof(got));

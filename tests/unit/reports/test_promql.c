@@ -34,7 +34,8 @@ static ds_promql_data_t *data(void)
 	/* counter with a reset between 30 s and 45 s */
 	static const double c[] = {0, 10, 20, 5, 15, 25};
 	for (int i = 0; i < 6; i++)
-		assert_int_equal(ds_promql_data_add(d, "c", "a=\"x\"", T0 + i * 15 * S, c[i]), DS_OK);
+		assert_int_equal(ds_promql_data_add(d, "c", "a=\"x\"", T0 + i * 15 * S, c[i]),
+		                 DS_OK);
 	/* samples at 10..50 s: 10..50 */
 	for (int i = 1; i <= 5; i++)
 		assert_int_equal(ds_promql_data_add(d, "e", "", T0 + i * 10 * S, 10.0 * i), DS_OK);
@@ -52,9 +53,8 @@ static ds_promql_data_t *data(void)
 		snprintf(l, sizeof(l), "{job=\"dns\", le=\"%s\"}", b[i].le);
 		assert_int_equal(ds_promql_data_add(d, "h_bucket", l, T0 + 60 * S, b[i].v), DS_OK);
 		snprintf(l, sizeof(l), "job=\"other\",le=\"%s\"", b[i].le);
-		assert_int_equal(ds_promql_data_add(d, "h_bucket", l, T0 + 60 * S,
-		                                    i == 3 ? 50 : b[i].v),
-		                 DS_OK);
+		assert_int_equal(
+		    ds_promql_data_add(d, "h_bucket", l, T0 + 60 * S, i == 3 ? 50 : b[i].v), DS_OK);
 	}
 	/* two series for matching: hits has a type label, requests not */
 	assert_int_equal(ds_promql_data_add(d, "hits", "type=\"success\",z=\".\"", T0 + 60 * S, 8),
@@ -63,8 +63,7 @@ static ds_promql_data_t *data(void)
 	                 DS_OK);
 	assert_int_equal(ds_promql_data_add(d, "req", "z=\".\"", T0 + 60 * S, 10), DS_OK);
 	/* empty values are no label at all, as in Prometheus */
-	assert_int_equal(ds_promql_data_add(d, "req", "z=\".\",view=\"\"", T0 + 60 * S, 10),
-	                 DS_OK);
+	assert_int_equal(ds_promql_data_add(d, "req", "z=\".\",view=\"\"", T0 + 60 * S, 10), DS_OK);
 	assert_int_equal(ds_promql_data_add(d, "bad", "k=\"unterminated", T0, 1), DS_EINVAL);
 	return d;
 }
@@ -207,16 +206,16 @@ static void test_histogram_quantile(void **st)
 	assert_float_equal(one(d, "histogram_quantile(0.5, h_bucket{job=\"dns\"})", 60, 0), 0.15,
 	                   1e-15);
 	/* rank 39.6 in (0.2, 0.4]: 0.2 + 0.2 x 9.6/10 */
-	assert_float_equal(one(d, "histogram_quantile(0.99, h_bucket{job=\"dns\"})", 60, 0),
-	                   0.392, 1e-15);
+	assert_float_equal(one(d, "histogram_quantile(0.99, h_bucket{job=\"dns\"})", 60, 0), 0.392,
+	                   1e-15);
 	/* the job="other" series has 10 in +Inf: rank 49.5 falls there, and
 	 * Prometheus answers with the highest finite bound */
 	assert_float_equal(one(d, "histogram_quantile(0.99, h_bucket{job=\"other\"})", 60, 0), 0.4,
 	                   0);
 	assert_true(isinf(one(d, "histogram_quantile(1.5, h_bucket{job=\"dns\"})", 60, 0)));
 	/* without +Inf there is no quantile */
-	assert_true(isnan(one(d, "histogram_quantile(0.5, h_bucket{job=\"dns\",le!=\"+Inf\"})", 60,
-	                      0)));
+	assert_true(
+	    isnan(one(d, "histogram_quantile(0.5, h_bucket{job=\"dns\",le!=\"+Inf\"})", 60, 0)));
 	/* one result per label set without le; sum by (le) merges them */
 	assert_int_equal(count(d, "histogram_quantile(0.5, h_bucket)", 60), 2);
 	assert_float_equal(one(d, "histogram_quantile(0.5, sum by (le) (h_bucket))", 60, 0),
@@ -333,8 +332,14 @@ static void test_store(void **st)
 	ds_err_t err;
 	ds_store_t *db = ds_store_open(db_path, 0, &err);
 	assert_non_null(db);
-	ds_synth_opts_t o = {.label = "x", .qps = 500, .steady_ns = 30 * S, .warmup_ns = -1,
-	                     .scrape_ns = 5 * S, .counter_reset = true, .start_ns = T0, .seed = 3};
+	ds_synth_opts_t o = {.label = "x",
+	                     .qps = 500,
+	                     .steady_ns = 30 * S,
+	                     .warmup_ns = -1,
+	                     .scrape_ns = 5 * S,
+	                     .counter_reset = true,
+	                     .start_ns = T0,
+	                     .seed = 3};
 	int64_t id;
 	assert_int_equal(ds_synth_write(db, &o, &id, &err), DS_OK);
 	ds_promql_result_t r;

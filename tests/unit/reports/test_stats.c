@@ -57,11 +57,15 @@ static const struct mwu_case cases[] = {
     {"separated n=5", {1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}, 5, 5, 25, 0.007936507936507936},
     {"U=2 n=5", {1, 2, 3, 4, 7}, {5, 6, 8, 9, 10}, 5, 5, 23, 0.031746031746031744},
     {"U=3 n=5", {1, 2, 3, 5, 7}, {4, 6, 8, 9, 10}, 5, 5, 22, 0.05555555555555555},
-    {"n=4+6", {1.1, 2.2, 3.3, 4.4}, {0.5, 2.5, 5.0, 6.0, 7.0, 8.0}, 4, 6, 18,
-     0.2571428571428571},
+    {"n=4+6", {1.1, 2.2, 3.3, 4.4}, {0.5, 2.5, 5.0, 6.0, 7.0, 8.0}, 4, 6, 18, 0.2571428571428571},
     {"ties", {1, 2, 2, 3, 4}, {2, 3, 3, 5, 6}, 5, 5, 19, 0.21428571428571427},
-    {"n=10", {10, 12, 13, 15, 16, 18, 19, 21, 22, 24},
-     {14, 17, 20, 23, 25, 26, 27, 28, 29, 30}, 10, 10, 84, 0.00893069778518695},
+    {"n=10",
+     {10, 12, 13, 15, 16, 18, 19, 21, 22, 24},
+     {14, 17, 20, 23, 25, 26, 27, 28, 29, 30},
+     10,
+     10,
+     84,
+     0.00893069778518695},
     {"n=3", {1, 2, 3}, {4, 5, 6}, 3, 3, 9, 0.1},
 };
 
@@ -72,7 +76,8 @@ static void test_mwu_exact(void **st)
 		ds_stats_mwu_t r;
 		assert_int_equal(ds_stats_mwu(c->a, c->na, c->b, c->nb, &r), DS_OK);
 		if (fabs(r.u - c->u) > 1e-9 || fabs(r.p - c->p) > 1e-12)
-			fail_msg("%s: U %g p %.17g, want U %g p %.17g", c->name, r.u, r.p, c->u, c->p);
+			fail_msg("%s: U %g p %.17g, want U %g p %.17g", c->name, r.u, r.p, c->u,
+			         c->p);
 		assert_true(r.exact);
 		/* swapping the groups mirrors U and keeps p */
 		ds_stats_mwu_t s;
@@ -103,10 +108,10 @@ static void test_mwu_normal(void **st)
 {
 	/* Groups above 20 use the normal approximation with tie and continuity
 	 * correction; references from the same formula evaluated in Python. */
-	static const double a[] = {98.721, 102.557, 98.87,  98.425,  95.35,   98.933, 105.56,
+	static const double a[] = {98.721,  102.557, 98.87,   98.425,  95.35,   98.933, 105.56,
 	                           102.121, 105.184, 101.245, 101.974, 100.927, 91.67,  104.276,
-	                           102.532, 102.494, 91.543, 91.281,  95.552,  97.659, 101.527,
-	                           99.77,   102.605, 96.789, 101.544};
+	                           102.532, 102.494, 91.543,  91.281,  95.552,  97.659, 101.527,
+	                           99.77,   102.605, 96.789,  101.544};
 	static const double b[] = {105.971, 100.694, 112.588, 106.783, 109.985, 100.898,
 	                           100.302, 102.28,  103.468, 107.16,  105.242, 101.763,
 	                           99.215,  101.397, 110.105, 99.96,   105.224, 106.133,
@@ -153,12 +158,10 @@ static void test_bootstrap(void **st)
 	double a[] = {100, 102, 98, 101, 99, 100, 103, 97, 100, 101};
 	double b[] = {110, 112, 108, 111, 109, 110, 113, 107, 110, 111};
 	double lo1, hi1, lo2, hi2, lo3, hi3;
-	assert_int_equal(ds_stats_bootstrap(a, 10, b, 10, DS_STATS_RATIO, 10000, 0.95, 42, &lo1,
-	                                    &hi1),
-	                 DS_OK);
-	assert_int_equal(ds_stats_bootstrap(a, 10, b, 10, DS_STATS_RATIO, 10000, 0.95, 42, &lo2,
-	                                    &hi2),
-	                 DS_OK);
+	assert_int_equal(
+	    ds_stats_bootstrap(a, 10, b, 10, DS_STATS_RATIO, 10000, 0.95, 42, &lo1, &hi1), DS_OK);
+	assert_int_equal(
+	    ds_stats_bootstrap(a, 10, b, 10, DS_STATS_RATIO, 10000, 0.95, 42, &lo2, &hi2), DS_OK);
 	/* the same seed gives the very same interval, bit for bit */
 	assert_memory_equal(&lo1, &lo2, sizeof(lo1));
 	assert_memory_equal(&hi1, &hi2, sizeof(hi1));
@@ -167,9 +170,8 @@ static void test_bootstrap(void **st)
 	assert_true(lo1 <= d && d <= hi1);
 	assert_true(lo1 > 0.05 && hi1 < 0.15);
 	/* another seed: another (close) interval */
-	assert_int_equal(ds_stats_bootstrap(a, 10, b, 10, DS_STATS_RATIO, 10000, 0.95, 43, &lo3,
-	                                    &hi3),
-	                 DS_OK);
+	assert_int_equal(
+	    ds_stats_bootstrap(a, 10, b, 10, DS_STATS_RATIO, 10000, 0.95, 43, &lo3, &hi3), DS_OK);
 	assert_true(lo3 != lo1 || hi3 != hi1);
 	assert_float_equal(lo3, lo1, 0.01);
 	/* constant groups: the change is exact */
