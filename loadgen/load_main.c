@@ -267,23 +267,12 @@ static int parse_target(const char *s, ds_sockaddr_t *a)
 
 static void progress_line(struct run *R, const ds_load_snap_t *s)
 {
-	const ds_meter_t *m = s->m;
-	double d = s->dur_ns > 0 ? (double)s->dur_ns / 1e9 : 1;
-	char tgt[32];
+	char tgt[48];
 	if (R->cfg.profile)
-		snprintf(tgt, sizeof(tgt), "%.0f", s->target_qps);
+		snprintf(tgt, sizeof(tgt), "target %.0f qps", s->target_qps);
 	else
-		snprintf(tgt, sizeof(tgt), "closed-loop");
-	fprintf(stderr,
-		"\r\033[K%6.0fs  target %s qps  sent %.0f qps  answered %.0f qps (%.2f%%)  p99 %.3f ms  timeouts %llu",
-		(double)(s->t_ns + s->dur_ns) / 1e9, tgt, (double)m->sent / d,
-		(double)m->answered / d,
-		m->sent ? 100.0 * (double)m->answered / (double)m->sent : 0.0,
-		m->response.count ? (double)ds_hist_quantile(&m->response, 0.99) / 1e6 : 0.0,
-		(unsigned long long)m->timeouts);
-	if (s->final)
-		fputc('\n', stderr);
-	fflush(stderr);
+		snprintf(tgt, sizeof(tgt), "target closed-loop qps");
+	ds_summary_progress(stderr, s, tgt);
 }
 
 static void phase_put(struct run *R, size_t i, int64_t end_wall)
@@ -349,38 +338,9 @@ static void on_interval(const ds_load_snap_t *s, void *user)
 	if (!R->wr || s->dur_ns <= 0)
 		goto phases;
 	ds_store_interval_t iv;
-	const ds_meter_t *m = s->m;
-	ds_store_interval_init(&iv, s->t_wall_ns, s->dur_ns);
-	iv.target_qps = R->cfg.profile ? s->target_qps : NAN;
-	iv.sent = m->sent;
-	iv.answered = m->answered;
-	iv.timeouts = m->timeouts;
-	iv.late = m->late;
-	iv.mismatched = m->mismatched;
-	iv.malformed = m->malformed;
-	iv.truncated = m->truncated;
-	iv.send_errors = m->send_errors;
-	iv.drops = m->drops;
-	iv.outstanding = s->outstanding;
-	iv.bytes_sent = m->bytes_sent;
-	iv.bytes_recv = m->bytes_recv;
-	if (R->cfg.profile && m->lag.count) {
-		iv.lag_p99_ns = ds_hist_quantile(&m->lag, 0.99);
-		iv.lag_max_ns = m->lag.max;
-	}
-	iv.late_sends = m->late_sends;
-	if (R->cfg.tcp) {
-		iv.conn_active = s->conn_active;
-		iv.conn_opened = (int64_t)m->conn_opened;
-		iv.conn_failed = (int64_t)m->conn_failed;
-	}
-	for (int i = 0; i < 16; i++)
-		iv.rcode[i] = m->rcode[i];
-	ds_store_hist_ref_t h[3] = {
-		{.metric = "response_time", .hist = &m->response},
-		{.metric = "service_time", .hist = &m->service},
-		{.metric = "sched_lag", .hist = R->cfg.profile ? &m->lag : NULL},
-	};
+	ds_store_hist_ref_t h[3];
+	ds_summary_interval(s, R->cfg.profile ? s->target_qps : NAN, R->cfg.profile != NULL,
+			    R->cfg.tcp, &iv, h);
 	if (R->store_err == DS_OK)
 		R->store_err = ds_store_writer_interval(R->wr, &iv, h, 3);
 	if (R->store_err != DS_OK)

@@ -61,7 +61,7 @@ cJSON *ds_summary_json(const ds_summary_in_t *in)
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
-	jstr(o, "tool", "load");
+	jstr(o, "tool", in->tool ? in->tool : "load");
 	jstr(o, "label", in->label);
 	jstr(o, "target", in->target);
 	jstr(o, "load_model", r->closed_loop ? "closed" : "open");
@@ -147,7 +147,9 @@ void ds_summary_print(FILE *f, const ds_summary_in_t *in)
 	double sent = t->sent ? (double)t->sent : 1;
 	char b[16];
 	fprintf(f, "\nStatistics:\n\n");
-	if (r->closed_loop)
+	if (in->model)
+		fprintf(f, "  Load model:            %s\n", in->model);
+	else if (r->closed_loop)
 		fprintf(f, "  Load model:            CLOSED LOOP, %u queries outstanding (not comparable with open-loop latency)\n",
 			in->max_outstanding);
 	else
@@ -218,4 +220,55 @@ void ds_summary_print(FILE *f, const ds_summary_in_t *in)
 	if (in->db && in->run_id >= 0)
 		fprintf(f, "  Recorded:              %s, run %lld\n", in->db, (long long)in->run_id);
 	fprintf(f, "\n");
+}
+
+void ds_summary_progress(FILE *f, const ds_load_snap_t *s, const char *target)
+{
+	const ds_meter_t *m = s->m;
+	double d = s->dur_ns > 0 ? (double)s->dur_ns / 1e9 : 1;
+	fprintf(f,
+		"\r\033[K%6.0fs  %s  sent %.0f qps  answered %.0f qps (%.2f%%)  p99 %.3f ms  timeouts %llu",
+		(double)(s->t_ns + s->dur_ns) / 1e9, target, (double)m->sent / d,
+		(double)m->answered / d,
+		m->sent ? 100.0 * (double)m->answered / (double)m->sent : 0.0,
+		m->response.count ? (double)ds_hist_quantile(&m->response, 0.99) / 1e6 : 0.0,
+		(unsigned long long)m->timeouts);
+	if (s->final)
+		fputc('\n', f);
+	fflush(f);
+}
+
+void ds_summary_interval(const ds_load_snap_t *s, double target_qps, bool lag, bool tcp,
+			 ds_store_interval_t *iv, ds_store_hist_ref_t h[3])
+{
+	const ds_meter_t *m = s->m;
+	ds_store_interval_init(iv, s->t_wall_ns, s->dur_ns);
+	iv->target_qps = target_qps;
+	iv->sent = m->sent;
+	iv->answered = m->answered;
+	iv->timeouts = m->timeouts;
+	iv->late = m->late;
+	iv->mismatched = m->mismatched;
+	iv->malformed = m->malformed;
+	iv->truncated = m->truncated;
+	iv->send_errors = m->send_errors;
+	iv->drops = m->drops;
+	iv->outstanding = s->outstanding;
+	iv->bytes_sent = m->bytes_sent;
+	iv->bytes_recv = m->bytes_recv;
+	if (lag && m->lag.count) {
+		iv->lag_p99_ns = ds_hist_quantile(&m->lag, 0.99);
+		iv->lag_max_ns = m->lag.max;
+	}
+	iv->late_sends = m->late_sends;
+	if (tcp) {
+		iv->conn_active = s->conn_active;
+		iv->conn_opened = (int64_t)m->conn_opened;
+		iv->conn_failed = (int64_t)m->conn_failed;
+	}
+	for (int i = 0; i < 16; i++)
+		iv->rcode[i] = m->rcode[i];
+	h[0] = (ds_store_hist_ref_t){.metric = "response_time", .hist = &m->response};
+	h[1] = (ds_store_hist_ref_t){.metric = "service_time", .hist = &m->service};
+	h[2] = (ds_store_hist_ref_t){.metric = "sched_lag", .hist = lag ? &m->lag : NULL};
 }
