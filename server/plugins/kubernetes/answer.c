@@ -71,6 +71,12 @@ typedef struct actx {
 	/* CNAME chain (CoreDNS's previousRecords) */
 	const uint8_t *chain[9];
 	int nchain;
+	/* duplicate checks: the first few in place (most answers are small),
+	 * then in the worker's stamp-cleared table */
+	uint32_t nsmall;
+	bool spilled;
+	uint64_t skey[16];
+	uint32_t sval[16];
 } actx_t;
 
 typedef bool (*visit_fn)(actx_t *a, void *arg, const ent_t *e);
@@ -102,17 +108,42 @@ static int split(const uint8_t *name, size_t off, lbl_t *out, int max)
 	return n;
 }
 
-static uint32_t seen_reset(actx_t *a)
+static void seen_reset(actx_t *a)
 {
-	if (++a->w->stamp == 0) {
-		memset(a->w->seen, 0, sizeof(a->w->seen));
-		a->w->stamp = 1;
-	}
-	return a->w->stamp;
+	a->nsmall = 0;
+	a->spilled = false;
 }
 
-/* Add key (never 0); false if already there this stamp (*val gets its value). */
+static bool seen_big(actx_t *a, uint64_t key, uint32_t val, uint32_t *old);
+
+/* Add key (never 0); false if already there (*old gets its value). */
 static bool seen_add(actx_t *a, uint64_t key, uint32_t val, uint32_t *old)
+{
+	if (!a->spilled) {
+		for (uint32_t i = 0; i < a->nsmall; i++)
+			if (a->skey[i] == key) {
+				if (old)
+					*old = a->sval[i];
+				return false;
+			}
+		if (a->nsmall < DS_ARRAY_SIZE(a->skey)) {
+			a->skey[a->nsmall] = key;
+			a->sval[a->nsmall++] = val;
+			return true;
+		}
+		/* a big answer: move to the worker's table */
+		if (++a->w->stamp == 0) {
+			memset(a->w->seen, 0, sizeof(a->w->seen));
+			a->w->stamp = 1;
+		}
+		a->spilled = true;
+		for (uint32_t i = 0; i < a->nsmall; i++)
+			seen_big(a, a->skey[i], a->sval[i], NULL);
+	}
+	return seen_big(a, key, val, old);
+}
+
+static bool seen_big(actx_t *a, uint64_t key, uint32_t val, uint32_t *old)
 {
 	ds_k8s_seen_t *t = a->w->seen;
 	uint32_t st = a->w->stamp;
@@ -404,8 +435,7 @@ static bool port_match(const rreq_t *r, const ds_k8s_port_t *p)
 static int find_services(actx_t *a, const rreq_t *r, visit_fn f, void *arg)
 {
 	ds_k8s_t *k = a->k;
-	if (!ns_exposed(a, r->ns))
-		return R_NX;
+	/* the namespace is exposed: records() checked */
 	if (!r->svc.n)
 		return R_OK; /* <ns>.svc.<zone>: NODATA */
 	uint64_t key = ds_k8s_svckey(k->store, (const char *)r->ns.p, r->ns.n,
@@ -515,8 +545,7 @@ static int find_pods(actx_t *a, const rreq_t *r, visit_fn f, void *arg)
 	ds_k8s_t *k = a->k;
 	if (k->pod_mode == DS_K8S_PODS_DISABLED)
 		return R_NX;
-	if (!ns_exposed(a, r->ns))
-		return R_NX;
+	/* the namespace is exposed: records() checked */
 	if (!r->svc.n)
 		return R_OK;
 	uint8_t ip[16];
@@ -682,7 +711,6 @@ struct actx_a {
 	uint16_t qtype;
 	uint32_t owner;                /* where the owner name is in the message */
 	const uint8_t *name;           /* the name being resolved (flat) */
-	uint32_t stamp;
 	bool wrote;
 };
 
@@ -703,7 +731,8 @@ static bool a_visit(actx_t *a, void *arg, const ent_t *e)
 	if (e->what == W_ADDR) {
 		if ((e->fam == 6 ? DS_TYPE_AAAA : DS_TYPE_A) != st->qtype)
 			return true;
-		a->w->stamp = st->stamp;
+		/* (a name has addresses or one CNAME, never both: a chain
+		 * below does not disturb this level's duplicate checks) */
 		if (!seen_add(a, dup_ipkey(e->fam, e->ip), 0, NULL))
 			return true;
 		if (put_addr_rr(a, st->owner, e, k->ttl))
@@ -748,7 +777,8 @@ static bool a_visit(actx_t *a, void *arg, const ent_t *e)
 /* CoreDNS's A()/AAAA(): records for name (flat, lower-case) with owner at owner. */
 static int do_a(actx_t *a, const uint8_t *name, uint32_t owner, uint16_t qtype, bool *wrote)
 {
-	struct actx_a st = {qtype, owner, name, seen_reset(a), false};
+	struct actx_a st = {qtype, owner, name, false};
+	seen_reset(a);
 	size_t zone_off = ds_name_len(name) - a->zone_len;
 	int rc = services(a, name, zone_off, qtype, a_visit, &st);
 	*wrote = st.wrote;

@@ -11,9 +11,10 @@
  * Bodies are split into objects as they stream in (never a DOM of a whole
  * list) and applied to the view store; what arrived is published as soon as
  * curl has nothing more to hand over, but at most once per
- * DS_K8S_COALESCE_NS (longer when publishing itself is slow): a lone
- * change shows at once, a burst is batched; a completed list is published
- * at once. Every event (bookmarks too) moves the
+ * DS_K8S_COALESCE_NS (DS_K8S_COALESCE_LIST_NS while a LIST runs; longer
+ * when publishing and the copies it needs take more than a fifth of the
+ * time): a lone change shows at once, a burst is batched; a completed
+ * list is published at once. Every event (bookmarks too) moves the
  * resourceVersion on; a stream that ends is re-watched from it; a 410
  * (HTTP or an ERROR event) relists: upserts as the pages come, then one
  * sweep of what the new list lacks, so the view is never empty meanwhile.
@@ -24,8 +25,10 @@
 
 #include "server/plugins/kubernetes/kubernetes.h"
 
-/** Least time between two publications (the batching window). */
-#define DS_K8S_COALESCE_NS (10 * DS_NS_PER_MS)
+/** Least time between two publications of watch events (the batching window). */
+#define DS_K8S_COALESCE_NS (2 * DS_NS_PER_MS)
+/** The window while a LIST runs: pages are bulk, nobody waits for each item. */
+#define DS_K8S_COALESCE_LIST_NS (100 * DS_NS_PER_MS)
 
 /** Metric handles the client records into (created in the control thread). */
 typedef struct ds_k8s_client_metrics {

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/rand.h"
 
 /* --------------------------------------------------------------- hashing */
@@ -129,9 +130,17 @@ static size_t slice_size(const ds_k8s_slice_t *sl)
 	return sizeof(*sl) + sl->ports_len + (size_t)sl->naddr * sl->alen + sl->names_len;
 }
 
+/* Where a service entry keeps its copy of the Service (8-byte aligned). */
+static size_t svcent_svc_off(size_t nslices, size_t nslen, size_t namelen)
+{
+	size_t o = sizeof(ds_k8s_svcent_t) + nslices * sizeof(void *) + nslen + namelen;
+	return (o + 7) & ~(size_t)7;
+}
+
 static size_t svcent_size(const ds_k8s_svcent_t *e)
 {
-	return sizeof(*e) + e->nslices * sizeof(e->slices[0]) + e->ns_len + e->name_len;
+	size_t o = svcent_svc_off(e->nslices, e->ns_len, e->name_len);
+	return e->svc ? o + svc_size(e->svc) : o;
 }
 
 static size_t nsent_size(const ds_k8s_nsent_t *n)
@@ -323,6 +332,7 @@ struct ds_k8s_store {
 	wmap_t pods;                 /* podkey -> (ipkey, nskey48 | gen16) */
 	uint32_t gen[DS_K8S_NKINDS];
 	bool serial_touch;
+	int64_t copy_ns;             /* spent copying shards in this batch */
 	pset_t ps_old, ps_new;       /* scratch for reverse-index diffs */
 };
 
@@ -469,7 +479,9 @@ static ds_k8s_shard_t *shard_w(ds_k8s_store_t *s, int t, uint64_t key, uint32_t 
 	/* keep the capacity when it is still comfortable, shrink when sparse */
 	if (old && (cnt + add) * 4 <= (old->mask + 1) * 3 && (old->mask + 1) <= cap * 4)
 		cap = old->mask + 1;
+	int64_t t0 = ds_now_ns();
 	ds_k8s_shard_t *n = shard_rebuild(old, cap);
+	s->copy_ns += ds_now_ns() - t0;
 	if (!n)
 		return NULL;
 	if (old && retire(s, old) < 0) {
@@ -570,15 +582,13 @@ const ds_k8s_svcent_t *ds_k8s_view_svc_bykey(const ds_k8s_view_t *v, uint64_t sv
 
 bool ds_k8s_view_ns(const ds_k8s_view_t *v, uint64_t nskey, const char *ns, size_t nslen)
 {
+	/* The seeded 64-bit key alone decides: not reading the entry saves a
+	 * cache miss on every query (a false match needs a 64-bit collision
+	 * between two namespace names). */
 	ds_k8s_iter_t it;
 	uint64_t val;
 	ds_k8s_find(v, DS_K8S_T_NS, nskey, &it);
-	while (ds_k8s_next(&it, &val)) {
-		const ds_k8s_nsent_t *n = (const ds_k8s_nsent_t *)(uintptr_t)val;
-		if (n->len == nslen && strncasecmp(n->name, ns, nslen) == 0)
-			return true;
-	}
-	return false;
+	return ds_k8s_next(&it, &val);
 }
 
 const ds_k8s_svcent_t *ds_k8s_store_svcent(ds_k8s_store_t *s, uint64_t svckey)
@@ -677,17 +687,27 @@ static int rev_update(ds_k8s_store_t *s, const ds_k8s_svcent_t *o, const ds_k8s_
 
 /* ------------------------------------------------------- service entries */
 
+/*
+ * A service entry holds its own copy of the Service (svc may be NULL):
+ * a query then touches one record, not two. A slice change copies those
+ * few dozen bytes along.
+ */
 static ds_k8s_svcent_t *svcent_new(uint64_t key, const char *ns, size_t nslen, const char *name,
 				   size_t namelen, const ds_k8s_svc_t *svc, uint32_t gen,
 				   const ds_k8s_slice_t *const *slices, size_t n)
 {
 	if (nslen > 255 || namelen > 255 || n > 65535)
 		return NULL;
-	ds_k8s_svcent_t *e = malloc(sizeof(*e) + n * sizeof(e->slices[0]) + nslen + namelen);
+	size_t off = svcent_svc_off(n, nslen, namelen);
+	ds_k8s_svcent_t *e = malloc(off + (svc ? svc_size(svc) : 0));
 	if (!e)
 		return NULL;
 	e->key = key;
-	e->svc = svc;
+	e->svc = NULL;
+	if (svc) {
+		memcpy((uint8_t *)e + off, svc, svc_size(svc));
+		e->svc = (const ds_k8s_svc_t *)(const void *)((uint8_t *)e + off);
+	}
 	e->gen = gen;
 	e->nslices = (uint16_t)n;
 	e->ns_len = (uint8_t)nslen;
@@ -770,22 +790,13 @@ int ds_k8s_store_put_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const 
 	}
 	ds_k8s_svcent_t *n = svcent_new(key, ns, nslen, name, namelen, svc, s->gen[DS_K8S_K_SVC],
 					o ? o->slices : NULL, o ? o->nslices : 0);
-	if (!n) {
-		free(svc);
+	free(svc); /* copied into the entry */
+	if (!n)
 		return DS_ENOMEM;
-	}
-	const ds_k8s_svc_t *old_svc = o ? o->svc : NULL;
 	int rc = svcent_swap(s, o, n);
 	if (rc < 0) {
 		free(n);
-		free(svc);
 		return rc;
-	}
-	ds_k8s_view_t *v = wview(s);
-	v->bytes += svc_size(svc);
-	if (old_svc) {
-		v->bytes -= svc_size(old_svc);
-		retire(s, (void *)old_svc);
 	}
 	s->serial_touch = true;
 	return DS_OK;
@@ -804,14 +815,11 @@ int ds_k8s_store_del_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const 
 		if (!n)
 			return DS_ENOMEM;
 	}
-	const ds_k8s_svc_t *old_svc = o->svc;
 	int rc = svcent_swap(s, o, n);
 	if (rc < 0) {
 		free(n);
 		return rc;
 	}
-	wview(s)->bytes -= svc_size(old_svc);
-	retire(s, (void *)old_svc);
 	s->serial_touch = true;
 	return DS_OK;
 }
@@ -1275,9 +1283,15 @@ int ds_k8s_store_publish(ds_k8s_store_t *s)
 	s->rtail = b;
 	s->nbatches++;
 	s->next = NULL;
+	s->copy_ns = 0;
 	memset(s->dirty, 0, sizeof(s->dirty));
 	ds_k8s_store_reclaim(s);
 	return DS_OK;
+}
+
+int64_t ds_k8s_store_batch_ns(const ds_k8s_store_t *s)
+{
+	return s->copy_ns;
 }
 
 void ds_k8s_store_free(ds_k8s_store_t *s)
@@ -1301,7 +1315,6 @@ void ds_k8s_store_free(ds_k8s_store_t *s)
 					ds_k8s_svcent_t *e = (ds_k8s_svcent_t *)(uintptr_t)sh->e[i].val;
 					for (unsigned k = 0; k < e->nslices; k++)
 						free((void *)e->slices[k]);
-					free((void *)e->svc);
 					free(e);
 				} else if (t == DS_K8S_T_NS) {
 					free((void *)(uintptr_t)sh->e[i].val);

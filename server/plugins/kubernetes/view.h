@@ -117,7 +117,9 @@ typedef struct ds_k8s_slice {
 /** What a service name resolves to: the Service (if any) and its slices. */
 typedef struct ds_k8s_svcent {
 	uint64_t key;          /**< svckey */
-	const ds_k8s_svc_t *svc; /**< NULL: only EndpointSlices exist (PTR still works) */
+	/** The entry's own copy of the Service (after the names), or NULL:
+	 * only EndpointSlices exist (PTR still works). */
+	const ds_k8s_svc_t *svc;
 	uint32_t gen;          /**< watcher only: list generation of the Service */
 	uint32_t naddr;        /**< ready addresses over all slices */
 	uint16_t nslices;
@@ -239,7 +241,7 @@ const ds_k8s_svcent_t *ds_k8s_view_svc(const ds_k8s_view_t *v, uint64_t svckey, 
 				       size_t nslen, const char *name, size_t namelen);
 /** The service entry with this key (reverse lookups; no name check), or NULL. */
 const ds_k8s_svcent_t *ds_k8s_view_svc_bykey(const ds_k8s_view_t *v, uint64_t svckey);
-/** Does the Namespace exist in the view? */
+/** Does the Namespace exist in the view? (decided by the seeded 64-bit key) */
 bool ds_k8s_view_ns(const ds_k8s_view_t *v, uint64_t nskey, const char *ns, size_t nslen);
 
 static inline const char *ds_k8s_svcent_ns(const ds_k8s_svcent_t *e)
@@ -299,8 +301,9 @@ size_t ds_k8s_port_pack(uint8_t *buf, int32_t port, const char *proto, size_t pl
 			const char *name, size_t nlen);
 
 /**
- * Replace or add the Service ns/name (takes ownership of svc; equal
- * content to what is there already is dropped without a change).
+ * Replace or add the Service ns/name (takes ownership of svc, which is
+ * copied into the service entry and freed; equal content to what is
+ * there already makes no change).
  */
 int ds_k8s_store_put_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const char *name,
 			 size_t namelen, ds_k8s_svc_t *svc);
@@ -343,6 +346,8 @@ void ds_k8s_store_touch_serial(ds_k8s_store_t *s);
  * Returns DS_OK (also when nothing was pending).
  */
 int ds_k8s_store_publish(ds_k8s_store_t *s);
+/** Time spent copying shards for the batch being built (what batching saves). */
+int64_t ds_k8s_store_batch_ns(const ds_k8s_store_t *s);
 /** Try to free retired records again (a reader was still busy). */
 void ds_k8s_store_reclaim(ds_k8s_store_t *s);
 /** Batches retired but not freed yet (tests). */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "server/plugins/kubernetes/kubernetes.h"
 #include "tests/unit/server/harness.h"
 
@@ -688,6 +689,269 @@ static void test_udp_truncation(void **st)
 	ds_th_free(t);
 }
 
+
+/* ------------------------------------------------------------ benchmark */
+
+/* Run only with DS_K8S_BENCH=1 (it takes seconds and prints numbers). */
+static bool bench_on(void)
+{
+	const char *e = getenv("DS_K8S_BENCH");
+	return e && e[0] == '1';
+}
+
+/* CPU time of this thread: the machine may be shared, wall time is not ours. */
+static int64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * DS_NS_PER_SEC + ts.tv_nsec;
+}
+
+static long rss_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			v = atol(line + strlen(field));
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * A cluster shaped like k8s-sim's --synth services=10000,endpoints=150000,
+ * pods=150000,namespaces=500: 10% headless services, endpoint counts
+ * skewed (1..45, 15 on average), slices of at most 100, every endpoint a
+ * Running pod with a Deployment-style name, applied object by object.
+ */
+static void synth_cluster(ds_k8s_t *k, int nsvc, int nns, int *npods)
+{
+	char buf[512];
+	int pod = 0;
+	for (int n = 0; n < nns; n++) {
+		snprintf(buf, sizeof(buf), "{\"metadata\":{\"name\":\"ns-%d\"}}", n);
+		cJSON *o = cJSON_Parse(buf);
+		ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_NS, false, o, NULL, NULL, NULL);
+		cJSON_Delete(o);
+	}
+	for (int i = 0; i < nsvc; i++) {
+		bool headless = i % 10 == 0;
+		char ip[32];
+		snprintf(ip, sizeof(ip), "10.%d.%d.%d", 96 + i / 65536, (i / 256) % 256, i % 256);
+		snprintf(buf, sizeof(buf),
+			 "{\"metadata\":{\"name\":\"svc-%d\",\"namespace\":\"ns-%d\"},\"spec\":{\"clusterIP\":\"%s\","
+			 "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"},{\"port\":8080}]}}",
+			 i, i % nns, headless ? "None" : ip);
+		cJSON *o = cJSON_Parse(buf);
+		ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_SVC, false, o, NULL, NULL, NULL);
+		cJSON_Delete(o);
+		int neps = 1 + (int)((unsigned)(i * 2654435761u) % 29u); /* 1..29, mean 15 */
+		for (int base = 0, part = 0; base < neps; base += 100, part++) {
+			cJSON *sl = cJSON_CreateObject();
+			cJSON *md = cJSON_AddObjectToObject(sl, "metadata");
+			snprintf(buf, sizeof(buf), "svc-%d-x%d", i, part);
+			cJSON_AddStringToObject(md, "name", buf);
+			snprintf(buf, sizeof(buf), "ns-%d", i % nns);
+			cJSON_AddStringToObject(md, "namespace", buf);
+			cJSON *lb = cJSON_AddObjectToObject(md, "labels");
+			snprintf(buf, sizeof(buf), "svc-%d", i);
+			cJSON_AddStringToObject(lb, "kubernetes.io/service-name", buf);
+			cJSON_AddStringToObject(sl, "addressType", "IPv4");
+			cJSON *ports = cJSON_AddArrayToObject(sl, "ports");
+			cJSON *pt = cJSON_CreateObject();
+			cJSON_AddStringToObject(pt, "name", "http");
+			cJSON_AddNumberToObject(pt, "port", 80);
+			cJSON_AddStringToObject(pt, "protocol", "TCP");
+			cJSON_AddItemToArray(ports, pt);
+			cJSON *eps = cJSON_AddArrayToObject(sl, "endpoints");
+			for (int e = base; e < neps && e < base + 100; e++, pod++) {
+				cJSON *ep = cJSON_CreateObject();
+				cJSON *ad = cJSON_AddArrayToObject(ep, "addresses");
+				char pip[32], pname[64];
+				snprintf(pip, sizeof(pip), "10.%d.%d.%d", 244 + pod / 65536, (pod / 256) % 256,
+					 pod % 256);
+				cJSON_AddItemToArray(ad, cJSON_CreateString(pip));
+				cJSON_AddBoolToObject(cJSON_AddObjectToObject(ep, "conditions"), "ready", true);
+				snprintf(pname, sizeof(pname), "svc-%d-7d9f8b6c5-%05x", i, pod & 0xfffff);
+				cJSON_AddStringToObject(cJSON_AddObjectToObject(ep, "targetRef"), "name", pname);
+				cJSON_AddItemToArray(eps, ep);
+				cJSON *po = cJSON_CreateObject();
+				cJSON *pm = cJSON_AddObjectToObject(po, "metadata");
+				cJSON_AddStringToObject(pm, "name", pname);
+				snprintf(buf, sizeof(buf), "ns-%d", i % nns);
+				cJSON_AddStringToObject(pm, "namespace", buf);
+				cJSON *ps = cJSON_AddObjectToObject(po, "status");
+				cJSON_AddStringToObject(ps, "phase", "Running");
+				cJSON_AddStringToObject(ps, "podIP", pip);
+				ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_POD, false, po, NULL, NULL, NULL);
+				cJSON_Delete(po);
+			}
+			ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_SLICE, false, sl, NULL, NULL, NULL);
+			cJSON_Delete(sl);
+		}
+		/* the watcher publishes as it goes; so does this */
+		if (i % 500 == 499)
+			ds_k8s_store_publish(k->store);
+	}
+	ds_k8s_store_publish(k->store);
+	*npods = pod;
+}
+
+static ds_th_t *bench_server(const char *chain)
+{
+	char cf[1024];
+	snprintf(cf, sizeof(cf),
+		 ".:53 {\n%s\n kubernetes cluster.local in-addr.arpa {\n  pods verified\n"
+		 "  endpoint_pod_names\n }\n}\n",
+		 chain);
+	ds_k8s_test_noapi = true;
+	ds_err_t err = {{0}};
+	ds_th_t *t = ds_th_new(cf, &err);
+	assert_non_null(t);
+	ds_k8s_test_set_synced(ds_k8s_test_instance(ds_th_gen(t)), true);
+	return t;
+}
+
+/* ns per query through the chain (parse, plugins, finalize; no sockets). */
+static double chain_cost(ds_th_t *t, uint8_t (*reqs)[300], const size_t *lens, size_t nreq,
+			 size_t iters, unsigned *rcodes)
+{
+	ds_worker_t *w = &ds_workers[0];
+	const ds_listen_t *l = &ds_th_gen(t)->listens[0];
+	int64_t t0 = cpu_ns();
+	for (size_t i = 0; i < iters; i++) {
+		ds_query_t *q = ds_query_get(w);
+		size_t k = i % nreq;
+		memcpy(q->rx, reqs[k], lens[k]);
+		q->proto = DS_PROTO_UDP;
+		ds_addr_parse("127.0.0.1:40000", 0, &q->client);
+		ds_addr_parse("127.0.0.1:53", 0, &q->local);
+		bool sync = ds_chain_handle(w, l, q, lens[k]);
+		assert_true(sync);
+		rcodes[DS_RCODE(ds_rd16(q->tx + 2))]++;
+		ds_worker_gen_drop(w, q->gen);
+		ds_query_put(w, q);
+	}
+	return (double)(cpu_ns() - t0) / (double)iters;
+}
+
+static size_t mkreq(uint8_t *buf, const char *name, uint16_t type, uint16_t id)
+{
+	uint8_t n[DS_NAME_MAX];
+	ds_name_from_str(name, NULL, n);
+	ds_wbuf_t wb;
+	ds_wb_init(&wb, buf, 300);
+	ds_wb_query(&wb, id, DS_FLAG_RD, n, type, DS_CLASS_IN);
+	return (size_t)ds_wb_finish(&wb);
+}
+
+static void test_bench(void **st)
+{
+	if (!bench_on())
+		skip();
+	const int nsvc = 10000, nns = 500;
+	long rss0 = rss_kb("VmRSS:");
+	ds_th_t *t = bench_server("");
+	ds_k8s_t *k = ds_k8s_test_instance(ds_th_gen(t));
+	long rss1 = rss_kb("VmRSS:");
+	int npods = 0;
+	int64_t t0 = ds_now_ns();
+	synth_cluster(k, nsvc, nns, &npods);
+	double build_s = (double)(ds_now_ns() - t0) / 1e9;
+	const ds_k8s_view_t *v = ds_k8s_store_view(k->store);
+	long rss2 = rss_kb("VmRSS:");
+	size_t idx = ds_k8s_store_index_bytes(k->store);
+	uint64_t objs = v->nsvc + v->naddr + v->npod;
+	print_message("cluster: %llu services, %llu slices, %llu endpoints, %llu pods, %llu namespaces "
+		      "(built in %.2f s)\n",
+		      (unsigned long long)v->nsvc, (unsigned long long)v->nslice,
+		      (unsigned long long)v->naddr, (unsigned long long)v->npod,
+		      (unsigned long long)v->nns, build_s);
+	print_message("view %.1f MB + watcher index %.1f MB = %.1f B per object (services+endpoints+pods); "
+		      "RSS +%.1f MB = %.1f B per object\n",
+		      (double)v->bytes / 1e6, (double)idx / 1e6, (double)(v->bytes + idx) / (double)objs,
+		      (double)(rss2 - rss1) / 1024, (double)(rss2 - rss1) * 1024 / (double)objs);
+	/* a full relist of everything: same content, so no new records */
+	long hwm0 = rss_kb("VmHWM:");
+	for (int kind = 0; kind < DS_K8S_NKINDS; kind++)
+		ds_k8s_store_begin_list(k->store, kind);
+	int np2;
+	t0 = ds_now_ns();
+	synth_cluster(k, nsvc, nns, &np2);
+	for (int kind = 0; kind < DS_K8S_NKINDS; kind++)
+		ds_k8s_store_sweep(k->store, kind);
+	ds_k8s_store_publish(k->store);
+	v = ds_k8s_store_view(k->store);
+	print_message("relist of everything: %.2f s, view %.1f MB, peak RSS %+.1f MB, %llu services left\n",
+		      (double)(ds_now_ns() - t0) / 1e9, (double)v->bytes / 1e6,
+		      (double)(rss_kb("VmHWM:") - hwm0) / 1024, (unsigned long long)v->nsvc);
+	assert_int_equal(v->nsvc, nsvc);
+	assert_true(v->bytes + idx < 64u * 1000 * 1000);
+	/* churn: one endpoint of one slice flips, then a publication, 2000 times */
+	t0 = cpu_ns();
+	int64_t pub = 0;
+	for (int i = 0; i < 2000; i++) {
+		int s = 1 + (i * 7) % (nsvc - 1);
+		char sl[1024];
+		snprintf(sl, sizeof(sl),
+			 "{\"metadata\":{\"name\":\"svc-%d-x0\",\"namespace\":\"ns-%d\",\"labels\":"
+			 "{\"kubernetes.io/service-name\":\"svc-%d\"}},\"addressType\":\"IPv4\","
+			 "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"}],"
+			 "\"endpoints\":[{\"addresses\":[\"10.250.%d.%d\"]}]}",
+			 s, s % nns, s, (i / 256) % 256, i % 256);
+		cJSON *o = cJSON_Parse(sl);
+		ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_SLICE, false, o, NULL, NULL, NULL);
+		cJSON_Delete(o);
+		int64_t p0 = cpu_ns();
+		ds_k8s_store_publish(k->store);
+		pub += cpu_ns() - p0;
+	}
+	print_message("slice update + publication: %.1f us CPU each (publication alone %.1f us)\n",
+		      (double)(cpu_ns() - t0) / 2000 / 1e3, (double)pub / 2000 / 1e3);
+	assert_true((v->bytes + idx) / objs <= 250);
+
+	/* query cost: random ClusterIP names, vs the same through a cache hit */
+	enum { NREQ = 4096 };
+	static uint8_t reqs[NREQ][300];
+	static size_t lens[NREQ];
+	for (int i = 0; i < NREQ; i++) {
+		int s = (int)(((unsigned)i * 2654435761u) % (unsigned)nsvc);
+		if (s % 10 == 0)
+			s++; /* ClusterIP ones */
+		char name[128];
+		snprintf(name, sizeof(name), "svc-%d.ns-%d.svc.cluster.local.", s, s % nns);
+		lens[i] = mkreq(reqs[i], name, DS_TYPE_A, (uint16_t)i);
+	}
+	unsigned rc[16] = {0};
+	size_t iters = 400000;
+	chain_cost(t, reqs, lens, NREQ, 20000, rc); /* warm */
+	double k8s = chain_cost(t, reqs, lens, NREQ, iters, rc);
+	assert_int_equal(rc[DS_RCODE_NOERROR], iters + 20000);
+	double k8s_hot = chain_cost(t, reqs, lens, 64, iters, rc);
+	ds_th_free(t);
+
+	t = bench_server(" cache 300");
+	k = ds_k8s_test_instance(ds_th_gen(t));
+	synth_cluster(k, nsvc, nns, &np2);
+	memset(rc, 0, sizeof(rc));
+	chain_cost(t, reqs, lens, NREQ, 20000, rc); /* fills the cache */
+	double hit = chain_cost(t, reqs, lens, NREQ, iters, rc);
+	double hit_hot = chain_cost(t, reqs, lens, 64, iters, rc);
+	ds_th_free(t);
+
+	t = bench_server(" whoami");
+	memset(rc, 0, sizeof(rc));
+	double who = chain_cost(t, reqs, lens, NREQ, iters, rc);
+	ds_th_free(t);
+	print_message("CPU per query through the chain (UDP, no sockets), 4096 names: kubernetes "
+		      "answer %.0f ns, cache hit %.0f ns (ratio %.2f); 64 hot names: %.0f vs %.0f ns "
+		      "(ratio %.2f); whoami %.0f ns\n",
+		      k8s, hit, k8s / hit, k8s_hot, hit_hot, k8s_hot / hit_hot, who);
+	(void)rss0;
+}
+
 static int setup(void **st)
 {
 	up = ds_th_up_new(DS_TH_UP_ANSWER, 60);
@@ -724,6 +988,7 @@ int main(void)
 		cmocka_unit_test(test_noendpoints),
 		cmocka_unit_test(test_updates),
 		cmocka_unit_test(test_udp_truncation),
+		cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
