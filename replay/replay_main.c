@@ -1,46 +1,93 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `dnsurge replay`: for now only --dry-run, which decodes the captures and
- * prints what a replay would send. Live replay will share its transports
- * with the load generator and is not built yet.
+ * `dnsurge replay`: the command line around the replay engine (replay.h).
+ * --dry-run decodes the captures and prints what a replay would send;
+ * otherwise the captures are replayed against --target with the progress
+ * line, results-store recording and end-of-run report of `dnsurge load`
+ * (loadgen/summary.h), plus the capture counters and the answer diff.
+ * Exit status: 0 valid run, 1 failed (e.g. the results store), 2 bad usage
+ * or a capture that cannot be opened (--dry-run: or read to its end), 3 the
+ * run completed but is invalid, 130 interrupted by SIGINT.
  */
 #include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/store.h"
 #include "lib/util.h"
 #include "lib/wire.h"
+#include "loadgen/summary.h"
 #include "replay/decode.h"
+#include "replay/replay.h"
 
 #define MAX_PORTS 64
-
-int ds_replay_main(int argc, char **argv);
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_INVALID 3
+#define EXIT_INTERRUPTED 130
 
 static void usage(FILE *f)
 {
-	fputs("usage: dnsurge replay PCAP... --dry-run [--json] [--port N]...\n"
+	fputs("usage: dnsurge replay PCAP... --target HOST:PORT [options]\n"
+	      "       dnsurge replay PCAP... --dry-run [--json] [--port N]...\n"
 	      "\n"
-	      "Decode the DNS messages in pcap / pcapng captures: Ethernet (VLAN), Linux\n"
-	      "cooked v1/v2, raw IP and BSD loopback links; IPv4 and IPv6 with fragments\n"
-	      "reassembled; UDP, and TCP with streams reassembled. Files are read in the\n"
-	      "order given, as one capture.\n"
+	      "Replay the DNS queries of pcap / pcapng captures against a server, each\n"
+	      "captured client from its own socket (TCP clients over TCP), at the captured\n"
+	      "pace or faster, and measure every answer; optionally diff the answers. Files\n"
+	      "are read in the order given, as one capture. docs/REPLAY.md has the details.\n"
 	      "\n"
-	      "  --dry-run   decode only and print the counts (live replay is not built yet)\n"
-	      "  --json      print the counts as one JSON object\n"
-	      "  --port N    a DNS port (default 53); repeat for several, replaces 53;\n"
-	      "              a packet is DNS when either of its ports is one of them\n"
-	      "  -h, --help  this text\n"
+	      "Replay:\n"
+	      "  --target HOST:PORT       server to replay to (IPv4, [IPv6]:port, localhost:PORT)\n"
+	      "  --speed X                pace: 1 = as captured (default), 2 = twice as fast\n"
+	      "  --asap                   as fast as possible, ignoring the captured times\n"
+	      "  --loop N                 replay the capture N times, back to back\n"
+	      "  --duration D             stop sending after D (default: the whole capture)\n"
+	      "  --filter qtype=A,AAAA    only these query types (repeatable)\n"
+	      "  --filter zone=Z,...      only names at or below these zones (repeatable)\n"
+	      "  --rewrite-zone FROM=TO   send names below FROM below TO instead (repeatable)\n"
+	      "  --threads N              sending threads, clients sharded over them (default 1)\n"
+	      "Diff:\n"
+	      "  --diff                   compare each answer with the capture's response\n"
+	      "  --diff-against HOST:PORT send every query to this server too and compare\n"
+	      "  --diff-ttl               compare TTLs too (default: ignored)\n"
+	      "  --diff-examples N        examples kept per mismatch class (default 3)\n"
+	      "Measurement:\n"
+	      "  --timeout D              per-query timeout (default 2s)\n"
+	      "  --no-timeout-in-hist     do not record timeouts in the latency histograms\n"
+	      "  --max-lag D              schedule lag p99 above this makes the run invalid (1ms)\n"
+	      "Limits:\n"
+	      "  --window SIZE            decoded queries held ahead per thread (default 8M)\n"
+	      "  --max-outstanding N      queries in flight per thread (default 65536)\n"
+	      "  --max-clients N          clients with open sockets per thread (default: as the\n"
+	      "                           descriptor limit allows)\n"
+	      "  --batch N                queries taken per send round (default 256)\n"
+	      "Capture:\n"
+	      "  --port N                 a DNS port (default 53); repeat for several, replaces 53;\n"
+	      "                           a packet is DNS when either of its ports is one of them\n"
+	      "  --dry-run                decode only and print the counts\n"
+	      "Output and recording:\n"
+	      "  --json                   print one JSON object instead of the text report\n"
+	      "  --db FILE                results store (default dnsurge.db)\n"
+	      "  --no-db                  do not record the run\n"
+	      "  --label NAME             what is under test (version, config)\n"
+	      "  -h, --help               this text\n"
 	      "\n"
-	      "queries / responses are DNS messages by their QR bit. clients counts the\n"
-	      "distinct source IP addresses of queries, ports ignored (a client's many\n"
-	      "source ports are one client, as DNS Shotgun counts them); servers the\n"
-	      "distinct destination addresses of queries. skipped counts what was not\n"
-	      "decoded, by reason: not_dns (other ports), malformed, truncated (cut by the\n"
-	      "snapshot length), unsupported (link type, ethertype, IP protocol).\n"
+	      "--dry-run: queries / responses are DNS messages by their QR bit. clients counts\n"
+	      "the distinct source IP addresses of queries, ports ignored (a client's many\n"
+	      "source ports are one client, as DNS Shotgun counts them); servers the distinct\n"
+	      "destination addresses of queries. skipped counts what was not decoded, by\n"
+	      "reason: not_dns (other ports), malformed, truncated (cut by the snapshot\n"
+	      "length), unsupported (link type, ethertype, IP protocol).\n"
 	      "\n"
-	      "Exit status: 0 ok, 2 bad usage or a file that cannot be read to its end.\n",
+	      "Exit status: 0 ok (valid run), 1 failed, 2 bad usage or a capture that cannot\n"
+	      "be opened (--dry-run: or read to its end), 3 invalid run, 130 interrupted.\n",
 	      f);
 }
 
@@ -166,12 +213,9 @@ static void jnum(cJSON *o, const char *name, uint64_t v)
 	cJSON_AddNumberToObject(o, name, (double)v);
 }
 
-static int print_json(const ds_decode_stats_t *st, const struct tally *t, cJSON *errors)
+/* The decoder's counters into o (shared by --dry-run and the live summary). */
+static void capture_json_add(cJSON *o, const ds_decode_stats_t *st)
 {
-	char b[16];
-	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		goto fail;
 	jnum(o, "files", st->files);
 	jnum(o, "packets", st->packets);
 	jnum(o, "bytes", st->bytes);
@@ -180,12 +224,8 @@ static int print_json(const ds_decode_stats_t *st, const struct tally *t, cJSON 
 	jnum(o, "responses", st->responses);
 	jnum(o, "udp_messages", st->udp_messages);
 	jnum(o, "tcp_messages", st->tcp_messages);
-	jnum(o, "clients", t->clients.n);
-	jnum(o, "servers", t->servers.n);
 	cJSON *sk = cJSON_AddObjectToObject(o, "skipped");
-	if (!sk)
-		goto fail;
-	for (int i = 0; i < DS_SKIP_COUNT; i++)
+	for (int i = 0; sk && i < DS_SKIP_COUNT; i++)
 		jnum(sk, ds_decode_skip_name(i), st->skipped[i]);
 	jnum(o, "fragments", st->frag_packets);
 	jnum(o, "fragments_reassembled", st->frag_reassembled);
@@ -198,6 +238,26 @@ static int print_json(const ds_decode_stats_t *st, const struct tally *t, cJSON 
 	jnum(o, "tcp_resync_bytes", st->tcp_resync_bytes);
 	jnum(o, "tcp_incomplete", st->tcp_incomplete);
 	jnum(o, "tcp_evicted", st->tcp_evicted);
+	/* ns since the epoch need 63 bits, more than a double holds exactly:
+	 * written as integer text rather than through cJSON's doubles. */
+	char ts[32];
+	snprintf(ts, sizeof(ts), "%lld", (long long)st->first_ts_ns);
+	cJSON_AddRawToObject(o, "first_ts_ns", ts);
+	snprintf(ts, sizeof(ts), "%lld", (long long)st->last_ts_ns);
+	cJSON_AddRawToObject(o, "last_ts_ns", ts);
+	cJSON_AddNumberToObject(o, "duration_s",
+				(double)(st->last_ts_ns - st->first_ts_ns) / DS_NS_PER_SEC);
+}
+
+static int print_json(const ds_decode_stats_t *st, const struct tally *t, cJSON *errors)
+{
+	char b[16];
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		goto fail;
+	capture_json_add(o, st);
+	jnum(o, "clients", t->clients.n);
+	jnum(o, "servers", t->servers.n);
 	cJSON *qt = cJSON_AddObjectToObject(o, "qtypes");
 	cJSON *rc = cJSON_AddObjectToObject(o, "rcodes");
 	if (!qt || !rc)
@@ -208,15 +268,6 @@ static int print_json(const ds_decode_stats_t *st, const struct tally *t, cJSON 
 	for (unsigned i = 0; i < 4096; i++)
 		if (t->rcodes[i])
 			jnum(rc, ds_rcode_str(i, b), t->rcodes[i]);
-	/* ns since the epoch need 63 bits, more than a double holds exactly:
-	 * written as integer text rather than through cJSON's doubles. */
-	char ts[32];
-	snprintf(ts, sizeof(ts), "%lld", (long long)st->first_ts_ns);
-	cJSON_AddRawToObject(o, "first_ts_ns", ts);
-	snprintf(ts, sizeof(ts), "%lld", (long long)st->last_ts_ns);
-	cJSON_AddRawToObject(o, "last_ts_ns", ts);
-	cJSON_AddNumberToObject(o, "duration_s",
-				(double)(st->last_ts_ns - st->first_ts_ns) / DS_NS_PER_SEC);
 	cJSON_AddItemToObject(o, "errors", errors);
 	errors = NULL;
 	char *s = cJSON_Print(o);
@@ -287,69 +338,687 @@ fail:
 	return status;
 }
 
-int ds_replay_main(int argc, char **argv)
-{
-	int status = 2;
-	bool dry = false, json = false, only_files = false;
+/* ------------------------------------------------------------ live replay */
+
+enum {
+	O_TARGET = 256,
+	O_SPEED,
+	O_ASAP,
+	O_LOOP,
+	O_DURATION,
+	O_FILTER,
+	O_REWRITE,
+	O_THREADS,
+	O_DIFF,
+	O_DIFF_AGAINST,
+	O_DIFF_TTL,
+	O_DIFF_EXAMPLES,
+	O_TIMEOUT,
+	O_NOTIH,
+	O_MAXLAG,
+	O_WINDOW,
+	O_MAXOUT,
+	O_MAXCLIENTS,
+	O_BATCH,
+	O_PORT,
+	O_DRY,
+	O_JSON,
+	O_DB,
+	O_NODB,
+	O_LABEL,
+};
+
+static const struct option opts[] = {
+	{"target", required_argument, NULL, O_TARGET},
+	{"speed", required_argument, NULL, O_SPEED},
+	{"asap", no_argument, NULL, O_ASAP},
+	{"loop", required_argument, NULL, O_LOOP},
+	{"duration", required_argument, NULL, O_DURATION},
+	{"filter", required_argument, NULL, O_FILTER},
+	{"rewrite-zone", required_argument, NULL, O_REWRITE},
+	{"threads", required_argument, NULL, O_THREADS},
+	{"diff", no_argument, NULL, O_DIFF},
+	{"diff-against", required_argument, NULL, O_DIFF_AGAINST},
+	{"diff-ttl", no_argument, NULL, O_DIFF_TTL},
+	{"diff-examples", required_argument, NULL, O_DIFF_EXAMPLES},
+	{"timeout", required_argument, NULL, O_TIMEOUT},
+	{"no-timeout-in-hist", no_argument, NULL, O_NOTIH},
+	{"max-lag", required_argument, NULL, O_MAXLAG},
+	{"window", required_argument, NULL, O_WINDOW},
+	{"max-outstanding", required_argument, NULL, O_MAXOUT},
+	{"max-clients", required_argument, NULL, O_MAXCLIENTS},
+	{"batch", required_argument, NULL, O_BATCH},
+	{"port", required_argument, NULL, O_PORT},
+	{"dry-run", no_argument, NULL, O_DRY},
+	{"json", no_argument, NULL, O_JSON},
+	{"db", required_argument, NULL, O_DB},
+	{"no-db", no_argument, NULL, O_NODB},
+	{"label", required_argument, NULL, O_LABEL},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+struct run {
+	ds_replay_cfg_t cfg;
+	ds_rewrite_t *rw;
+	ds_replay_t *r;
+	const char **files;
+	size_t nfiles;
 	uint16_t ports[MAX_PORTS];
-	size_t nports = 0, nfiles = 0;
-	const char **files = calloc((size_t)argc + 1, sizeof(*files));
-	if (!files) {
-		fputs("dnsurge replay: out of memory\n", stderr);
-		return 2;
+	size_t nports;
+	bool dry, json, no_db, progress, have_target;
+	const char *db_path, *label;
+	char target[DS_ADDRSTR_MAX + 8];
+	char pace[64];   /* "speed 2x" or "asap" */
+	char model[160];
+	char source[256];
+	ds_store_t *db;
+	ds_store_writer_t *wr;
+	int64_t run_id;
+	int store_err;
+	bool phase_started, phase_ended;
+	cJSON *filters, *rewrites;
+};
+
+static ds_replay_t *volatile g_replay;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	if (g_replay)
+		ds_replay_stop(g_replay);
+}
+
+static int bad(const char *fmt, ...) DS_PRINTF(1, 2);
+static int bad(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("dnsurge replay: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+static int parse_uint(const char *opt, const char *s, long long min, long long max, long long *out)
+{
+	if (ds_parse_int(s, min, max, out) < 0)
+		return bad("--%s: '%s' is not a whole number in %lld..%lld", opt, s, min, max);
+	return 0;
+}
+
+static int parse_dur(const char *opt, const char *s, int64_t *out)
+{
+	if (ds_parse_duration(s, out) < 0 || *out < 0)
+		return bad("--%s: '%s' is not a duration (e.g. 500ms, 2s, 1m30s)", opt, s);
+	return 0;
+}
+
+static int parse_addr(const char *opt, const char *s, ds_sockaddr_t *a)
+{
+	char buf[300];
+	/* Names are not resolved (no DNS lookups from a DNS test tool),
+	 * except the one name everybody types. */
+	if (!strncmp(s, "localhost:", 10)) {
+		snprintf(buf, sizeof(buf), "127.0.0.1:%s", s + 10);
+		s = buf;
 	}
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (only_files || a[0] != '-' || !a[1]) {
-			files[nfiles++] = a;
-			continue;
-		}
-		if (!strcmp(a, "--")) {
-			only_files = true;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+	if (ds_addr_parse(s, 53, a) < 0 || ds_addr_is_any(a) || ds_addr_port(a) == 0)
+		return bad("--%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:5300, [::1]:5300)", opt, s);
+	return 0;
+}
+
+/* "8M", "512K", "1G" or bytes. */
+static int parse_size(const char *opt, const char *s, size_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mul = 1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1024.0 * 1024 * 1024, end++;
+	if (end == s || *end || !(v > 0) || v * mul > 17179869184.0)
+		return bad("--%s: '%s' is not a size (e.g. 8M, 512K)", opt, s);
+	*out = (size_t)(v * mul);
+	return 0;
+}
+
+static int parse_args(struct run *R, int argc, char **argv)
+{
+	ds_replay_cfg_t *c = &R->cfg;
+	long long v;
+	int64_t d;
+	int o;
+	bool have_speed = false;
+	ds_err_t err;
+	opterr = 0;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'h':
 			usage(stdout);
-			status = 0;
-			goto out;
-		} else if (!strcmp(a, "--dry-run")) {
-			dry = true;
-		} else if (!strcmp(a, "--json")) {
-			json = true;
-		} else if (!strcmp(a, "--port") || !strncmp(a, "--port=", 7)) {
-			const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-			long long port;
-			if (!v) {
-				fputs("dnsurge replay: --port needs a value\n", stderr);
-				goto out;
-			}
-			if (ds_parse_int(v, 1, 65535, &port) < 0) {
-				fprintf(stderr, "dnsurge replay: --port %s: not a port (1-65535)\n",
-					v);
-				goto out;
-			}
-			if (nports == MAX_PORTS) {
-				fprintf(stderr, "dnsurge replay: at most %d --port\n", MAX_PORTS);
-				goto out;
-			}
-			ports[nports++] = (uint16_t)port;
-		} else {
-			fprintf(stderr, "dnsurge replay: unknown option '%s'\n\n", a);
+			return -1;
+		case O_TARGET:
+			if (parse_addr("target", optarg, &c->target))
+				return EXIT_USAGE;
+			R->have_target = true;
+			break;
+		case O_SPEED: {
+			char buf[64];
+			size_t n = strlen(optarg);
+			double x;
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			if (n && n < sizeof(buf) && (buf[n - 1] == 'x' || buf[n - 1] == 'X'))
+				buf[n - 1] = 0;
+			if (ds_parse_double(buf, &x) < 0 || !(x > 0) || x > 1e6)
+				return bad("--speed: '%s' is not a factor above 0 (e.g. 1, 2.5, 10x)",
+					   optarg);
+			c->speed = x;
+			have_speed = true;
+			break;
+		}
+		case O_ASAP:
+			c->asap = true;
+			break;
+		case O_LOOP:
+			if (parse_uint("loop", optarg, 1, 1000000, &v))
+				return EXIT_USAGE;
+			c->loops = (unsigned)v;
+			break;
+		case O_DURATION:
+			if (parse_dur("duration", optarg, &c->duration_ns))
+				return EXIT_USAGE;
+			if (!c->duration_ns)
+				return bad("--duration: must be more than 0");
+			break;
+		case O_FILTER:
+			if (ds_rewrite_add_filter(R->rw, optarg, &err) < 0)
+				return bad("%s", err.msg);
+			cJSON_AddItemToArray(R->filters, cJSON_CreateString(optarg));
+			break;
+		case O_REWRITE:
+			if (ds_rewrite_add_zone(R->rw, optarg, &err) < 0)
+				return bad("%s", err.msg);
+			cJSON_AddItemToArray(R->rewrites, cJSON_CreateString(optarg));
+			break;
+		case O_THREADS:
+			if (parse_uint("threads", optarg, 1, 256, &v))
+				return EXIT_USAGE;
+			c->threads = (unsigned)v;
+			break;
+		case O_DIFF:
+			if (c->diff == DS_REPLAY_DIFF_SERVER)
+				return bad("--diff and --diff-against exclude each other");
+			c->diff = DS_REPLAY_DIFF_CAPTURE;
+			break;
+		case O_DIFF_AGAINST:
+			if (c->diff == DS_REPLAY_DIFF_CAPTURE)
+				return bad("--diff and --diff-against exclude each other");
+			if (parse_addr("diff-against", optarg, &c->diff_target))
+				return EXIT_USAGE;
+			c->diff = DS_REPLAY_DIFF_SERVER;
+			break;
+		case O_DIFF_TTL:
+			c->diff_ttl = true;
+			break;
+		case O_DIFF_EXAMPLES:
+			if (parse_uint("diff-examples", optarg, 0, 1000, &v))
+				return EXIT_USAGE;
+			c->diff_examples = (unsigned)v;
+			break;
+		case O_TIMEOUT:
+			if (parse_dur("timeout", optarg, &d))
+				return EXIT_USAGE;
+			if (d <= 0)
+				return bad("--timeout: must be more than 0");
+			c->timeout_ns = d;
+			break;
+		case O_NOTIH:
+			c->timeout_in_hist = false;
+			break;
+		case O_MAXLAG:
+			if (parse_dur("max-lag", optarg, &c->max_lag_ns))
+				return EXIT_USAGE;
+			break;
+		case O_WINDOW:
+			if (parse_size("window", optarg, &c->window_bytes))
+				return EXIT_USAGE;
+			if (c->window_bytes < (1u << 20))
+				return bad("--window: at least 1M");
+			break;
+		case O_MAXOUT:
+			if (parse_uint("max-outstanding", optarg, 1, 1 << 24, &v))
+				return EXIT_USAGE;
+			c->max_outstanding = (unsigned)v;
+			break;
+		case O_MAXCLIENTS:
+			if (parse_uint("max-clients", optarg, 1, 1 << 22, &v))
+				return EXIT_USAGE;
+			c->max_clients = (unsigned)v;
+			break;
+		case O_BATCH:
+			if (parse_uint("batch", optarg, 1, 1024, &v))
+				return EXIT_USAGE;
+			c->batch = (unsigned)v;
+			break;
+		case O_PORT:
+			if (ds_parse_int(optarg, 1, 65535, &v) < 0)
+				return bad("--port %s: not a port (1-65535)", optarg);
+			if (R->nports == MAX_PORTS)
+				return bad("at most %d --port", MAX_PORTS);
+			R->ports[R->nports++] = (uint16_t)v;
+			break;
+		case O_DRY:
+			R->dry = true;
+			break;
+		case O_JSON:
+			R->json = true;
+			break;
+		case O_DB:
+			R->db_path = optarg;
+			break;
+		case O_NODB:
+			R->no_db = true;
+			break;
+		case O_LABEL:
+			R->label = optarg;
+			break;
+		case ':':
+			return bad("%s needs a value", argv[optind - 1]);
+		default:
+			fprintf(stderr, "dnsurge replay: unknown option '%s'\n\n", argv[optind - 1]);
 			usage(stderr);
-			goto out;
+			return EXIT_USAGE;
 		}
 	}
-	if (!nfiles) {
+	for (int i = optind; i < argc; i++)
+		R->files[R->nfiles++] = argv[i];
+	if (!R->nfiles) {
 		fputs("dnsurge replay: no capture file given\n\n", stderr);
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (R->dry)
+		return 0;
+	if (!R->have_target)
+		return bad("give --target HOST:PORT to replay to (or --dry-run to decode only)");
+	if (c->asap && have_speed)
+		return bad("--asap and --speed exclude each other");
+	return 0;
+}
+
+static void record_phase(struct run *R, const ds_load_snap_t *s)
+{
+	int64_t start = s->t_wall_ns - s->t_ns;
+	if (R->phase_started && !s->final)
+		return;
+	ds_store_phase_t p = {
+		.seq = 0,
+		.name = "replay",
+		.start_ns = start,
+		.end_ns = s->final ? start + s->t_ns + s->dur_ns : 0,
+		.target = R->pace,
+		.target_qps = NAN,
+		.target_qps_end = NAN,
+		.measured = true,
+	};
+	if (R->store_err == DS_OK)
+		R->store_err = ds_store_writer_phase(R->wr, &p);
+	R->phase_started = true;
+}
+
+static void on_interval(const ds_load_snap_t *s, void *user)
+{
+	struct run *R = user;
+	if (R->progress)
+		ds_summary_progress(stderr, s, R->pace);
+	if (!R->wr)
+		return;
+	if (s->dur_ns > 0) {
+		ds_store_interval_t iv;
+		ds_store_hist_ref_t h[3];
+		ds_summary_interval(s, NAN, !R->cfg.asap, s->conn_active >= 0, &iv, h);
+		if (R->store_err == DS_OK)
+			R->store_err = ds_store_writer_interval(R->wr, &iv, h, 3);
+	}
+	record_phase(R, s);
+	if (R->store_err != DS_OK && R->r)
+		ds_replay_stop(R->r);
+}
+
+static char *params_json(const struct run *R, int argc, char **argv)
+{
+	const ds_replay_cfg_t *c = &R->cfg;
+	char a[DS_ADDRSTR_MAX];
+	cJSON *o = cJSON_CreateObject();
+	cJSON *av = cJSON_AddArrayToObject(o, "argv");
+	for (int i = 0; av && i < argc; i++)
+		cJSON_AddItemToArray(av, cJSON_CreateString(argv[i]));
+	cJSON *f = cJSON_AddArrayToObject(o, "files");
+	for (size_t i = 0; f && i < R->nfiles; i++)
+		cJSON_AddItemToArray(f, cJSON_CreateString(R->files[i]));
+	cJSON_AddStringToObject(o, "load_model", "replay");
+	if (c->asap)
+		cJSON_AddNullToObject(o, "speed");
+	else
+		cJSON_AddNumberToObject(o, "speed", c->speed);
+	cJSON_AddBoolToObject(o, "asap", c->asap);
+	cJSON_AddNumberToObject(o, "loops", c->loops);
+	cJSON_AddNumberToObject(o, "duration_s", (double)c->duration_ns / 1e9);
+	cJSON_AddNumberToObject(o, "threads", c->threads);
+	cJSON_AddNumberToObject(o, "window_bytes", (double)c->window_bytes);
+	cJSON_AddNumberToObject(o, "max_lag_ns", (double)c->max_lag_ns);
+	cJSON_AddStringToObject(o, "diff", c->diff == DS_REPLAY_DIFF_CAPTURE ? "capture"
+					   : c->diff == DS_REPLAY_DIFF_SERVER ? "server"
+									      : "none");
+	if (c->diff == DS_REPLAY_DIFF_SERVER)
+		cJSON_AddStringToObject(o, "diff_against", ds_addr_str(&c->diff_target, a, sizeof(a)));
+	cJSON_AddItemReferenceToObject(o, "filters", R->filters);
+	cJSON_AddItemReferenceToObject(o, "rewrites", R->rewrites);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static char *joined(int argc, char **argv)
+{
+	size_t n = 16;
+	for (int i = 0; i < argc; i++)
+		n += strlen(argv[i]) + 1;
+	char *s = malloc(n);
+	if (!s)
+		return NULL;
+	strcpy(s, "dnsurge");
+	for (int i = 0; i < argc; i++) {
+		strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/* The report's JSON: the load engine's fields, plus the replay's own. */
+static cJSON *summary_json(struct run *R, const ds_summary_in_t *si, const ds_replay_result_t *res)
+{
+	const ds_replay_cfg_t *c = &R->cfg;
+	cJSON *js = ds_summary_json(si);
+	if (!js)
+		return NULL;
+	cJSON_ReplaceItemInObject(js, "load_model", cJSON_CreateString("replay"));
+	/* An asap replay is reported as the load engine's closed loop, but
+	 * has no fixed number of queries outstanding. */
+	cJSON_DeleteItemFromObject(js, "max_outstanding");
+	cJSON_DeleteItemFromObject(js, "spacing");
+	cJSON_DeleteItemFromObject(js, "profile");
+	cJSON_DeleteItemFromObject(js, "shard");
+	cJSON_DeleteItemFromObject(js, "seed");
+	cJSON *rp = ds_replay_result_json(res);
+	if (rp) {
+		cJSON *f = cJSON_AddArrayToObject(rp, "files");
+		for (size_t i = 0; f && i < R->nfiles; i++)
+			cJSON_AddItemToArray(f, cJSON_CreateString(R->files[i]));
+		if (c->asap)
+			cJSON_AddNullToObject(rp, "speed");
+		else
+			cJSON_AddNumberToObject(rp, "speed", c->speed);
+		cJSON_AddBoolToObject(rp, "asap", c->asap);
+		cJSON_AddNumberToObject(rp, "loops", c->loops);
+		cJSON_AddNumberToObject(rp, "threads", c->threads);
+		cJSON_AddItemReferenceToObject(rp, "filters", R->filters);
+		cJSON_AddItemReferenceToObject(rp, "rewrites", R->rewrites);
+		cJSON_AddItemToObject(js, "replay", rp);
+	}
+	cJSON *cap = cJSON_CreateObject();
+	if (cap) {
+		capture_json_add(cap, &res->capture);
+		cJSON_AddNumberToObject(cap, "errors", res->capture_errors);
+		if (res->capture_errors)
+			cJSON_AddStringToObject(cap, "first_error", res->capture_error);
+		else
+			cJSON_AddNullToObject(cap, "first_error");
+		cJSON_AddItemToObject(js, "capture", cap);
+	}
+	if (c->diff != DS_REPLAY_DIFF_NONE)
+		cJSON_AddItemToObject(
+			js, "diff",
+			ds_diff_json(&res->diff, c->diff == DS_REPLAY_DIFF_CAPTURE ? "capture" : "server"));
+	else
+		cJSON_AddNullToObject(js, "diff");
+	return js;
+}
+
+static void print_replay(FILE *f, const struct run *R, const ds_replay_result_t *res)
+{
+	const ds_decode_stats_t *st = &res->capture;
+	fprintf(f, "Replay:\n\n");
+	fprintf(f, "  Capture:               %llu files read, %llu packets, %llu queries, %llu responses (%.3f s captured)\n",
+		(unsigned long long)st->files, (unsigned long long)st->packets,
+		(unsigned long long)st->queries, (unsigned long long)st->responses,
+		st->messages ? (double)(st->last_ts_ns - st->first_ts_ns) / 1e9 : 0.0);
+	fprintf(f, "  Not decoded:          ");
+	for (int i = 0; i < DS_SKIP_COUNT; i++)
+		fprintf(f, " %s %llu", ds_decode_skip_name(i), (unsigned long long)st->skipped[i]);
+	fputc('\n', f);
+	if (res->capture_errors)
+		fprintf(f, "  Capture errors:        %u (first: %s)\n", res->capture_errors,
+			res->capture_error);
+	fprintf(f, "  Passes:                %u of %u\n", res->passes, R->cfg.loops);
+	fprintf(f, "  Queries:               %llu read, %llu filtered out, %llu rewritten (%llu could not be), %llu not sent (stopped)\n",
+		(unsigned long long)res->queries, (unsigned long long)res->filtered,
+		(unsigned long long)res->rewritten, (unsigned long long)res->unrewritable,
+		(unsigned long long)res->unsent);
+	fprintf(f, "  Sent by transport:     udp %llu, tcp %llu; IDs changed %llu, reordered %llu\n",
+		(unsigned long long)res->udp_queries, (unsigned long long)res->tcp_queries,
+		(unsigned long long)res->ids_changed, (unsigned long long)res->reordered);
+	fprintf(f, "  Clients:               %llu sockets opened, %llu closed for room, at most %u open\n",
+		(unsigned long long)res->clients, (unsigned long long)res->clients_evicted,
+		res->clients_max);
+	if (R->cfg.diff == DS_REPLAY_DIFF_CAPTURE)
+		fprintf(f, "  Captured responses:    %llu paired with their query, %llu unpaired\n",
+			(unsigned long long)res->paired, (unsigned long long)res->unpaired_responses);
+	fputc('\n', f);
+	if (R->cfg.diff != DS_REPLAY_DIFF_NONE)
+		ds_diff_print(f, &res->diff,
+			      R->cfg.diff == DS_REPLAY_DIFF_CAPTURE ? "capture" : "server");
+}
+
+static int live(struct run *R, int argc, char **argv)
+{
+	ds_replay_cfg_t *c = &R->cfg;
+	ds_err_t err = {{0}};
+	char *cfg_text = NULL, *pj = NULL, *sj = NULL;
+	int rc;
+	char a[DS_ADDRSTR_MAX];
+	c->files = R->files;
+	c->nfiles = R->nfiles;
+	c->decode.ports = R->ports;
+	c->decode.nports = R->nports;
+	c->rewrite = R->rw;
+	c->on_interval = on_interval;
+	c->user = R;
+	snprintf(R->target, sizeof(R->target), "%s", ds_addr_str(&c->target, a, sizeof(a)));
+	if (c->asap)
+		snprintf(R->pace, sizeof(R->pace), "replay asap");
+	else
+		snprintf(R->pace, sizeof(R->pace), "replay %gx", c->speed);
+	if (c->asap)
+		snprintf(R->model, sizeof(R->model), "replay as fast as possible (asap), %u pass%s",
+			 c->loops, c->loops == 1 ? "" : "es");
+	else
+		snprintf(R->model, sizeof(R->model), "replay at %gx the captured pace, %u pass%s",
+			 c->speed, c->loops, c->loops == 1 ? "" : "es");
+	snprintf(R->source, sizeof(R->source), "capture %s%s", R->files[0],
+		 R->nfiles > 1 ? " and more" : "");
+	R->progress = isatty(STDERR_FILENO) && !R->json;
+	R->r = ds_replay_new(c, &err);
+	if (!R->r) {
+		rc = bad("%s", err.msg);
 		goto out;
 	}
-	if (!dry) {
-		fputs("dnsurge replay: live replay is not built yet; use --dry-run to decode the "
-		      "captures\n",
-		      stderr);
-		goto out;
+	if (!R->no_db) {
+		R->db = ds_store_open(R->db_path, 0, &err);
+		if (!R->db) {
+			rc = bad("%s", err.msg);
+			goto out;
+		}
+		cfg_text = joined(argc, argv);
+		pj = params_json(R, argc, argv);
+		ds_store_run_info_t ri = {
+			.tool = "replay",
+			.label = R->label,
+			.scenario = "",
+			.target = R->target,
+			.config_text = cfg_text,
+			.params_json = pj,
+			.timeout_ns = c->timeout_ns,
+			.timeout_in_hist = c->timeout_in_hist,
+		};
+		if (ds_store_run_begin(R->db, &ri, &R->run_id, &err) < 0) {
+			rc = bad("%s", err.msg);
+			goto out;
+		}
+		R->wr = ds_store_writer_start(R->db, R->run_id, NULL, &err);
+		if (!R->wr) {
+			ds_store_run_end(R->db, R->run_id, DS_STORE_FAILED, err.msg, NULL, NULL);
+			rc = bad("%s", err.msg);
+			goto out;
+		}
 	}
-	status = dry_run(files, nfiles, ports, nports, json);
+	if (R->progress)
+		fprintf(stderr, "dnsurge replay: %s to %s\n", R->model, R->target);
+	struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
+	sigemptyset(&sa.sa_mask);
+	struct sigaction old;
+	g_replay = R->r;
+	sigaction(SIGINT, &sa, &old);
+	rc = 0;
+	if (ds_replay_start(R->r, &err) < 0) {
+		fprintf(stderr, "dnsurge replay: %s\n", err.msg);
+		rc = EXIT_FAILED;
+	}
+	ds_replay_wait(R->r);
+	sigaction(SIGINT, &old, NULL);
+	g_replay = NULL;
+
+	const ds_replay_result_t *res = ds_replay_result(R->r);
+	if (res->capture_errors)
+		fprintf(stderr, "dnsurge replay: %s%s\n", res->capture_error,
+			res->capture_errors > 1 ? " (and more errors)" : "");
+	bool interrupted = res->load.end == DS_LOAD_END_STOPPED && R->store_err == DS_OK;
+	const char *status = rc == EXIT_FAILED	      ? "failed"
+			     : R->store_err != DS_OK ? "failed"
+			     : interrupted	     ? "aborted"
+			     : res->load.valid	     ? "ok"
+						     : "invalid";
+	ds_summary_in_t si = {
+		.r = &res->load,
+		.target = R->target,
+		.source = R->source,
+		.label = R->label,
+		.status = status,
+		.db = R->no_db ? NULL : R->db_path,
+		.run_id = R->wr ? R->run_id : -1,
+		.timeout_ns = c->timeout_ns,
+		.timeout_in_hist = c->timeout_in_hist,
+		.shard_count = 1,
+		.tool = "replay",
+		.model = R->model,
+	};
+	cJSON *js = summary_json(R, &si, res);
+	sj = js ? cJSON_PrintUnformatted(js) : NULL;
+	if (R->wr) {
+		ds_err_t werr = {{0}};
+		int wrc = ds_store_writer_stop(R->wr, &werr);
+		R->wr = NULL;
+		char reason[600];
+		ds_store_status_t st = DS_STORE_OK;
+		const char *why = NULL;
+		if (wrc < 0 || R->store_err < 0) {
+			st = DS_STORE_FAILED;
+			why = wrc < 0 ? werr.msg : ds_strerror(R->store_err);
+			fprintf(stderr, "dnsurge replay: results store: %s\n", why);
+			status = "failed";
+		} else if (interrupted) {
+			st = DS_STORE_ABORTED;
+			snprintf(reason, sizeof(reason), "interrupted (SIGINT) after %.1f s%s%s",
+				 (double)res->load.elapsed_ns / 1e9,
+				 res->load.valid ? "" : "; also invalid: ",
+				 res->load.valid ? "" : res->load.invalid_reason);
+			why = reason;
+		} else if (!res->load.valid) {
+			st = DS_STORE_INVALID;
+			why = res->load.invalid_reason;
+		}
+		if (ds_store_run_end(R->db, R->run_id, st, why, sj, &err) < 0) {
+			fprintf(stderr, "dnsurge replay: results store: %s\n", err.msg);
+			status = "failed";
+		}
+		if (js)
+			cJSON_ReplaceItemInObject(js, "status", cJSON_CreateString(status));
+	}
+	if (R->json) {
+		char *o = js ? cJSON_PrintUnformatted(js) : NULL;
+		if (o)
+			printf("%s\n", o);
+		free(o);
+	} else {
+		si.status = status;
+		ds_summary_print(stdout, &si);
+		print_replay(stdout, R, res);
+	}
+	fflush(stdout);
+	cJSON_Delete(js);
+	if (!strcmp(status, "failed"))
+		rc = EXIT_FAILED;
+	else if (interrupted)
+		rc = EXIT_INTERRUPTED;
+	else if (!res->load.valid)
+		rc = EXIT_INVALID;
+	else
+		rc = 0;
 out:
-	free(files);
-	return status;
+	if (R->wr)
+		ds_store_writer_stop(R->wr, NULL);
+	ds_replay_free(R->r);
+	ds_store_close(R->db);
+	free(cfg_text);
+	free(pj);
+	free(sj);
+	return rc;
+}
+
+int ds_replay_main(int argc, char **argv)
+{
+	struct run R;
+	memset(&R, 0, sizeof(R));
+	ds_replay_cfg_init(&R.cfg);
+	R.db_path = "dnsurge.db";
+	R.run_id = -1;
+	int rc = EXIT_USAGE;
+	R.files = calloc((size_t)argc + 1, sizeof(*R.files));
+	R.rw = ds_rewrite_new();
+	R.filters = cJSON_CreateArray();
+	R.rewrites = cJSON_CreateArray();
+	if (!R.files || !R.rw || !R.filters || !R.rewrites) {
+		fputs("dnsurge replay: out of memory\n", stderr);
+		goto out;
+	}
+	rc = parse_args(&R, argc, argv);
+	if (rc) {
+		rc = rc < 0 ? 0 : rc;
+		goto out;
+	}
+	if (R.dry)
+		rc = dry_run(R.files, R.nfiles, R.ports, R.nports, R.json);
+	else
+		rc = live(&R, argc, argv);
+out:
+	cJSON_Delete(R.filters);
+	cJSON_Delete(R.rewrites);
+	ds_rewrite_free(R.rw);
+	free(R.files);
+	return rc;
 }

@@ -33,7 +33,7 @@ head -c 5000 "$pcap" >"$tmp/cut.pcap"
 expect 0 "usage: dnsurge replay" -- --help
 expect 2 "unknown option '--frobnicate'" -- "$pcap" --dry-run --frobnicate
 expect 2 "no capture file" -- --dry-run
-expect 2 "not built yet" -- "$pcap"
+expect 2 "give --target HOST:PORT" -- "$pcap"
 expect 2 "$tmp/missing.pcap" -- "$tmp/missing.pcap" --dry-run
 expect 2 "$tmp/notes.txt: .*unknown file format" -- "$tmp/notes.txt" --dry-run
 expect 2 "$tmp/empty.pcap" -- "$tmp/empty.pcap" --dry-run
