@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#include "tests/fuzz/fuzz.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+
+void ds_fuzz_fail(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "%s:%d: invariant failed: %s\n", file, line, what);
+	abort();
+}
+
+/* Harnesses may leave files of any name behind (imports, captures), so
+ * the whole folder goes, not a list of what was written. */
+static void cleanup(void)
+{
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		char p[512];
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+const char *ds_fuzz_dir(void)
+{
+	if (dir[0])
+		return dir;
+	/* tmpfs keeps per-execution writes off the disk; /tmp otherwise. */
+	snprintf(dir, sizeof(dir), "%s/ds_fuzz_XXXXXX",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	if (!mkdtemp(dir)) {
+		dir[0] = '\0';
+		return NULL;
+	}
+	atexit(cleanup);
+	return dir;
+}
+
+int ds_fuzz_write(const char *name, const void *data, size_t len, char *path, size_t pathlen)
+{
+	const char *d = ds_fuzz_dir();
+	if (!d || (size_t)snprintf(path, pathlen, "%s/%s", d, name) >= pathlen)
+		return -1;
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	bool ok = fwrite(data, 1, len, f) == len;
+	ok = fclose(f) == 0 && ok;
+	return ok ? 0 : -1;
+}
