@@ -10,6 +10,9 @@
 
 #include <cmocka.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,7 +340,15 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 	return reply(c, 200, body);
 }
 
+/* tls: serve HTTPS with this PEM certificate and key (NULL: plain HTTP) */
+static void fake_start_tls(const char *cert, const char *key);
+
 static void fake_start(void)
+{
+	fake_start_tls(NULL, NULL);
+}
+
+static void fake_start_tls(const char *cert, const char *key)
 {
 	memset(&F, 0, sizeof(F));
 	pthread_mutex_init(&F.mu, NULL);
@@ -348,9 +359,16 @@ static void fake_start(void)
 	F.r[3] = (fres_t){.path = "/api/v1/pods", .kind = "Pod"};
 	F.page = 2;
 	F.rv = 100;
-	F.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-			       NULL, NULL, on_req, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-			       MHD_OPTION_END);
+	if (cert)
+		F.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+					       MHD_USE_TLS,
+				       0, NULL, NULL, on_req, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+				       (unsigned)120, MHD_OPTION_HTTPS_MEM_KEY, key,
+				       MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+	else
+		F.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+				       0, NULL, NULL, on_req, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+				       (unsigned)120, MHD_OPTION_END);
 	assert_non_null(F.d);
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(F.d, MHD_DAEMON_INFO_BIND_PORT);
 	F.port = info->port;
@@ -812,6 +830,139 @@ static void test_update_delay(void **st)
 	fake_stop();
 }
 
+/* ----------------------------------------------------------------- TLS */
+
+/* A self-signed certificate for 127.0.0.1 (it is its own CA), as PEM. */
+static void gen_cert(const char *cn, char **cert_pem, char **key_pem)
+{
+	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(pk);
+	X509 *x = X509_new();
+	X509_set_version(x, X509_VERSION_3); /* extensions need v3 */
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(ds_now_ns() & 0x7fffffff));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, pk);
+	X509_NAME *n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	const char *ext[][2] = {{"basicConstraints", "critical,CA:TRUE"},
+				{"keyUsage", "critical,digitalSignature,keyCertSign"},
+				{"subjectAltName", "IP:127.0.0.1"}};
+	for (size_t i = 0; i < 3; i++) {
+		X509_EXTENSION *e = X509V3_EXT_conf(NULL, &ctx, ext[i][0], ext[i][1]);
+		assert_non_null(e);
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+	}
+	assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
+	BIO *b = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509(b, x);
+	char *p;
+	long len = BIO_get_mem_data(b, &p);
+	*cert_pem = strndup(p, (size_t)len);
+	BIO_free(b);
+	b = BIO_new(BIO_s_mem());
+	PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL);
+	len = BIO_get_mem_data(b, &p);
+	*key_pem = strndup(p, (size_t)len);
+	BIO_free(b);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+}
+
+static char *write_tmp(const char *tag, const char *text)
+{
+	char *p;
+	assert_true(asprintf(&p, "/tmp/ds_k8s_%s_XXXXXX", tag) > 0);
+	int fd = mkstemp(p);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return p;
+}
+
+static char *b64(const char *s)
+{
+	size_t n = strlen(s);
+	char *o = malloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)o, (const unsigned char *)s, (int)n);
+	return o;
+}
+
+static void test_https(void **st)
+{
+	char *scert, *skey, *ccert, *ckey, *ocert, *okey;
+	gen_cert("api", &scert, &skey);
+	gen_cert("dnsurged", &ccert, &ckey);
+	gen_cert("someone-else", &ocert, &okey);
+	fake_start_tls(scert, skey);
+	seed(2);
+	char *ca = write_tmp("ca", scert), *cc = write_tmp("cc", ccert), *ck = write_tmp("ck", ckey);
+	char *other = write_tmp("other", ocert);
+	/* endpoint https + tls CERT KEY CACERT */
+	char extra[1024];
+	snprintf(extra, sizeof(extra), "  tls %s %s %s", cc, ck, ca);
+	char cf[2048];
+	snprintf(cf, sizeof(cf),
+		 ".:53 {\n kubernetes cluster.local {\n  endpoint https://127.0.0.1:%d\n%s\n }\n}\n",
+		 F.port, extra);
+	ds_k8s_test_noapi = false;
+	ds_err_t err = {{0}};
+	ds_th_t *t = ds_th_new(cf, &err);
+	assert_non_null(t);
+	assert_true(atomic_load(&inst(t)->synced));
+	ds_th_res_t r;
+	assert_int_equal(rcode_of(t, "s1.ns1.svc.cluster.local.", &r), DS_RCODE_NOERROR);
+	assert_true(ds_th_has(&r, "10.0.0.2"));
+	ds_th_free(t);
+	/* kubeconfig with the CA and the client certificate inline */
+	char *cad = b64(scert), *ccd = b64(ccert), *ckd = b64(ckey);
+	char *kc;
+	assert_true(asprintf(&kc,
+			     "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+			     "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:%d\n"
+			     "    certificate-authority-data: %s\n"
+			     "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+			     "users:\n- name: u\n  user:\n    client-certificate-data: %s\n"
+			     "    client-key-data: %s\n",
+			     F.port, cad, ccd, ckd) > 0);
+	char *kcp = write_tmp("kc", kc);
+	snprintf(cf, sizeof(cf), ".:53 {\n kubernetes cluster.local {\n  kubeconfig %s\n }\n}\n", kcp);
+	t = ds_th_new(cf, &err);
+	assert_non_null(t);
+	assert_true(atomic_load(&inst(t)->synced));
+	assert_int_equal(rcode_of(t, "s0.ns1.svc.cluster.local.", &r), DS_RCODE_NOERROR);
+	ds_th_free(t);
+	/* a server the CA did not sign: never synced, SERVFAIL */
+	snprintf(cf, sizeof(cf),
+		 ".:53 {\n kubernetes cluster.local {\n  endpoint https://127.0.0.1:%d\n"
+		 "  tls %s %s %s\n  startup_timeout 300ms\n }\n}\n",
+		 F.port, cc, ck, other);
+	t = ds_th_new(cf, &err);
+	assert_non_null(t);
+	assert_false(atomic_load(&inst(t)->synced));
+	assert_int_equal(rcode_of(t, "nosuch.ns1.svc.cluster.local.", &r), DS_RCODE_SERVFAIL);
+	ds_k8s_client_stats_t cs;
+	ds_k8s_client_get_stats(inst(t), &cs);
+	assert_true(cs.errors >= 1);
+	ds_th_free(t);
+	pthread_mutex_lock(&F.mu);
+	int lists = F.r[R_SVC].lists;
+	pthread_mutex_unlock(&F.mu);
+	print_message("%d service lists served over TLS\n", lists);
+	fake_stop();
+	const char *files[] = {ca, cc, ck, other, kcp};
+	for (size_t i = 0; i < 5; i++)
+		unlink(files[i]);
+	free(ca), free(cc), free(ck), free(other), free(kcp), free(kc);
+	free(cad), free(ccd), free(ckd);
+	free(scert), free(skey), free(ccert), free(ckey), free(ocert), free(okey);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -823,6 +974,7 @@ int main(void)
 		cmocka_unit_test(test_selectors_and_token),
 		cmocka_unit_test(test_programming_latency),
 		cmocka_unit_test(test_update_delay),
+		cmocka_unit_test(test_https),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
