@@ -722,8 +722,14 @@ int ds_wb_reply(ds_wbuf_t *wb, const ds_msg_t *req, unsigned rcode, uint16_t fla
 	wb->len = DS_HDR_LEN;
 	if (req->qdcount) {
 		size_t qlen = (size_t)req->q_end - req->qname_off;
+		/* A name with a pointer anywhere in it (even one whose last
+		 * byte happens to be 0, as C0 00 is) must not be copied as
+		 * is: the pointer would land in the reply's header. In place,
+		 * a name is as long as its flat form exactly when it holds
+		 * no pointer (a pointer's 2 bytes stand for a suffix of 1 or
+		 * at least 3 bytes). */
 		if (req->qname_off + req->qname_wlen != req->q_end - 4 ||
-		    req->pkt[req->qname_off + req->qname_wlen - 1] != 0) {
+		    req->qname_wlen != req->qname_len) {
 			/* The question name was compressed (legal, rare): write
 			 * it out flat, keeping the case from the packet. */
 			uint8_t flat[DS_NAME_MAX];
