@@ -30,6 +30,7 @@
 #include "lib/util.h"
 #include "lib/wire.h"
 #include "loadgen/load.h"
+#include "reports/promql.h"
 #include "scenarios/procs.h"
 #include "scenarios/run.h"
 #include "scenarios/scenario.h"
@@ -108,6 +109,15 @@ static int free_port(void)
 			return ntohs(sa.sin_port);
 	}
 	return -1;
+}
+
+static int env_port(const char *name)
+{
+	const char *v = getenv(name);
+	long long p;
+	if (v && ds_parse_int(v, 1, 65535, &p) == DS_OK)
+		return (int)p;
+	return free_port();
 }
 
 static void set_port_env(const char *name, int port)
@@ -416,8 +426,8 @@ static int setup_world(runner_t *r, ds_err_t *err)
 	if (rc < 0)
 		return rc;
 	r->cur_srv = &r->srv;
-	logf_(r, "server under test ready on 127.0.0.1:%d (%s)", r->dns_port,
-	      r->o.server ? r->o.server : r->dnsurged);
+	logf_(r, "server under test ready on 127.0.0.1:%d, metrics on 127.0.0.1:%d (%s)", r->dns_port,
+	      r->metrics_port, r->o.server ? r->o.server : r->dnsurged);
 	return DS_OK;
 }
 
@@ -741,7 +751,7 @@ typedef struct verdict {
 	const ds_scn_threshold_t *th;
 	double observed;
 	int passed;          /* 1, 0, -1 not evaluable */
-	char detail[256];
+	char detail[1024];
 } verdict_t;
 
 static bool compare(double v, const char *op, double t)
@@ -943,28 +953,47 @@ static void judge(runner_t *r, const ds_scn_threshold_t *th, verdict_t *v)
 	case DS_TH_PROMQL: {
 		int64_t w0, w1;
 		scope_wall(r, th, &w0, &w1);
-		if (!ds_run_promql) {
-			snprintf(v->detail, sizeof(v->detail), "PromQL evaluation is not built into this dnsurge");
+		ds_promql_result_t pr;
+		ds_err_t perr2 = {{0}};
+		memset(&pr, 0, sizeof(pr));
+		if (ds_promql_check(r->db, r->run_id, th->promql, w0, w1, &pr, &perr2) < 0) {
+			snprintf(v->detail, sizeof(v->detail), "%s", perr2.msg);
+			ds_promql_result_free(&pr);
 			break;
 		}
-		bool cond = false;
-		double val = NAN;
-		char d[200] = "";
-		int rc2 = ds_run_promql(r->db, r->run_id, th->promql, w0, w1, &val, &cond, d, sizeof(d));
-		if (rc2 < 0) {
-			snprintf(v->detail, sizeof(v->detail), "%s", d[0] ? d : "could not evaluate");
+		if (pr.n == 0) {
+			snprintf(v->detail, sizeof(v->detail), "no data for the expression in the window%s%s",
+				 pr.note[0] ? "; " : "", pr.note);
+			ds_promql_result_free(&pr);
 			break;
 		}
-		snprintf(v->detail, sizeof(v->detail), "%s", d);
-		if (th->op[0]) {
-			v->observed = val;
-		} else {
-			/* an alert condition: passes when it does not fire */
-			v->observed = cond ? 1 : 0;
-			v->passed = cond ? 0 : 1;
+		if (!th->op[0]) {
+			/* An alert condition: passes when it would not fire. */
+			v->observed = pr.firing ? 1 : 0;
+			v->passed = pr.firing ? 0 : 1;
+			snprintf(v->detail, sizeof(v->detail), "%zu of %zu series %s%s%s", pr.n_held, pr.n,
+				 pr.firing ? "fire" : "quiet", pr.note[0] ? "; " : "", pr.note);
+			ds_promql_result_free(&pr);
 			ds_hist_free(&h);
 			return;
 		}
+		/* EXPR OP VALUE: judge the worst series against the value. */
+		bool upper = th->op[0] == '<';
+		double worst = NAN;
+		const char *which = "";
+		for (size_t i = 0; i < pr.n; i++) {
+			double x = pr.e[i].value;
+			if (isnan(x))
+				continue;
+			if (isnan(worst) || (upper ? x > worst : x < worst)) {
+				worst = x;
+				which = pr.e[i].series;
+			}
+		}
+		v->observed = worst;
+		snprintf(v->detail, sizeof(v->detail), "%s%s%zu series%s%s", which, which[0] ? " of " : "",
+			 pr.n, pr.note[0] ? "; " : "", pr.note);
+		ds_promql_result_free(&pr);
 		break;
 	}
 	}
@@ -1202,10 +1231,12 @@ int ds_run_main(int argc, char **argv)
 	}
 	/* Ports first: the scenario may refer to them ({$DNS_PORT} ...), and
 	 * HTTP ports stay placeholders so each server instance gets its own. */
-	r->dns_port = free_port();
-	r->metrics_port = free_port();
-	r->health_port = free_port();
-	r->ready_port = free_port();
+	/* DNSURGE_<NAME>_PORT pins a port (an outside Prometheus scraping
+	 * the run knows where to look); the rest are picked free. */
+	r->dns_port = env_port("DNSURGE_DNS_PORT");
+	r->metrics_port = env_port("DNSURGE_METRICS_PORT");
+	r->health_port = env_port("DNSURGE_HEALTH_PORT");
+	r->ready_port = env_port("DNSURGE_READY_PORT");
 	r->k8s_port = free_port();
 	r->k8s_ctl_port = free_port();
 	set_port_env("DNS_PORT", r->dns_port);

@@ -28,14 +28,3 @@ typedef struct ds_run_opts {
 
 /** The `dnsurge run` verb; argv[0] is "run". Exit 0 pass, 1 threshold failed, 2 error. */
 int ds_run_main(int argc, char **argv);
-
-/**
- * Evaluate a PromQL expression over a run's scraped series in the wall
- * window [w0, w1] (provided by the report tool's library when it is linked
- * in; a weak symbol otherwise). *value gets the scalar result; *cond is
- * true when a comparison expression returned samples (an alert would
- * fire). detail gets a one-line explanation. Returns DS_OK or < 0 (detail
- * says why).
- */
-int ds_run_promql(ds_store_t *db, int64_t run_id, const char *expr, int64_t w0, int64_t w1,
-		  double *value, bool *cond, char *detail, size_t dlen) __attribute__((weak));
