@@ -455,23 +455,27 @@ int ds_msg_finalize(uint8_t *pkt, size_t len, size_t cap, const ds_msg_t *req, s
 	ds_rr_t rr;
 	int rc;
 	bool found = false;
-	size_t ooff = 0, oend = 0;
+	size_t ooff = 0, oend = 0, ottl = 0;
 	while ((rc = ds_rr_next(&it, &rr)) == 1) {
 		if (rr.type == DS_TYPE_OPT && rr.section == DS_SEC_ADDITIONAL) {
 			found = true;
 			ooff = rr.owner_off;
 			oend = rr.end;
+			ottl = rr.ttl_off;
 			break;
 		}
 	}
 	if (req->has_opt) {
 		if (found) {
-			/* Mirror the requester's buffer size and DO bit. */
-			ds_wr16(pkt + ooff + 3, req->udp_size);
+			/* Mirror the requester's buffer size (the class field) and
+			 * DO bit (in the TTL field). Found from the TTL's offset,
+			 * not the owner's: an owner other than the root is wrong
+			 * but takes more than one byte. */
+			ds_wr16(pkt + ottl - 2, req->udp_size);
 			if (req->do_bit)
-				pkt[ooff + 7] |= 0x80;
+				pkt[ottl + 2] |= 0x80;
 			else
-				pkt[ooff + 7] &= 0x7f;
+				pkt[ottl + 2] &= 0x7f;
 		} else if (len + 11 <= cap) {
 			uint8_t *o = pkt + len;
 			o[0] = 0;
