@@ -936,12 +936,22 @@ static void *worker_main(void *arg)
 				stop_t = at;
 			lock_meter(w);
 			if (cfg->profile) {
-				double want = ds_sched_expected(&w->sched, stop_t);
-				double miss = want - (double)w->sched.popped + (double)w->ncarry;
-				if (w->epoch_seen == atomic_load(&l->nep) && miss >= 1)
-					w->cur->drops += (uint64_t)miss;
-				else if (w->ncarry)
-					w->cur->drops += w->ncarry;
+				/* Queries due before the stop that never went out. The
+				 * constant schedule knows their number; a Poisson one
+				 * is walked, as its expectation is not its count. */
+				uint64_t miss = w->ncarry;
+				if (!cfg->poisson) {
+					double m = ds_sched_expected(&w->sched, stop_t) -
+						   (double)w->sched.popped;
+					if (m >= 1)
+						miss += (uint64_t)m;
+				} else {
+					while (ds_sched_peek(&w->sched) < stop_t) {
+						ds_sched_pop(&w->sched);
+						miss++;
+					}
+				}
+				w->cur->drops += miss;
 			}
 			w->ncarry = 0;
 			for (unsigned i = 0; tcp && i < w->nch; i++)

@@ -109,7 +109,7 @@ assert ph[1][1] == "ramp 500->1500 qps", ph
 	"${relax[@]}" >"$T/o3.json" 2>&1
 check "poisson: mean rate" "$T/o3.json" '
 assert d["spacing"] == "poisson" and abs(d["sent"] - 4000) < 400, d["sent"]
-assert d["answered"] == d["sent"]
+assert d["answered"] == d["sent"] and d["drops"] == 0 and d["valid"], d
 '
 
 # 4. closed loop, labelled as such
