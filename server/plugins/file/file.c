@@ -120,7 +120,12 @@ static const fnode_t *find(const fzone_t *z, const uint8_t *name)
 		if (!v)
 			return NULL;
 		const fnode_t *n = &z->nodes[v - 1];
-		if (!memcmp(z->pool + n->name_off, name, len))
+		/* Names sit end to end in the pool, so a stored name shorter
+		 * than the query may be the last one: compare no further than
+		 * the pool goes. Within it, equal bytes mean equal names (the
+		 * stored name's root byte would differ from a longer name's
+		 * next label length). */
+		if (len <= z->pool_len - n->name_off && !memcmp(z->pool + n->name_off, name, len))
 			return n;
 	}
 }
@@ -219,9 +224,11 @@ static long node_get(fzone_t *z, const uint8_t *name)
 		return -1;
 	size_t len = ds_name_len(name);
 	size_t i = hash_name(name) & z->hmask;
-	for (; z->hash[i]; i = (i + 1) & z->hmask)
-		if (!memcmp(z->pool + z->nodes[z->hash[i] - 1].name_off, name, len))
+	for (; z->hash[i]; i = (i + 1) & z->hmask) {
+		uint32_t off = z->nodes[z->hash[i] - 1].name_off;
+		if (len <= z->pool_len - off && !memcmp(z->pool + off, name, len)) /* as in find() */
 			return (long)z->hash[i] - 1;
+	}
 	if (!grow((void **)&z->nodes, &z->nodes_cap, z->nnodes + 1, sizeof(fnode_t)))
 		return -1;
 	fnode_t *n = &z->nodes[z->nnodes];
