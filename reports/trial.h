@@ -79,8 +79,8 @@ typedef struct ds_trial_window {
 } ds_trial_window_t;
 
 typedef struct ds_trial_opts {
-	int64_t max_lag_ns;  /**< 0 = 10 ms */
-	double max_late_pct; /**< 0 = 0.1 % */
+	int64_t max_lag_ns;  /**< re-judge: lag max limit; 0 = trust the run's own status */
+	double max_late_pct; /**< re-judge: late/dropped sends limit in %; 0 = trust the run's own status */
 } ds_trial_opts_t;
 
 typedef struct ds_trial {
