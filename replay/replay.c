@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,15 +51,21 @@
 
 #define NIL UINT32_MAX
 #define MAX_BATCH 1024
+/* Datagrams per UDP GSO message (the kernel takes up to 64 or 128). */
+#define GSO_MAX 64
 #define MAX_EPOCHS 1024
 #define RBUF 16384
 #define RBATCH 32
 #define NEVENTS 256
 /* Longest sleep, so stop requests and speed changes are seen promptly. */
 #define MAX_SLEEP_NS (50 * DS_NS_PER_MS)
-/* The reader's nap when a ring is full: long enough to let a thread drain
- * a good part of it, short against the window it covers. */
-#define READER_NAP_NS (200 * DS_NS_PER_US)
+/* The reader's nap when a ring is full: long enough not to steal the
+ * sender's core with wake-ups, short against the time a full window
+ * takes to send. */
+#define READER_NAP_NS DS_NS_PER_MS
+/* Client sockets' receive buffer: a burst of answers to one busy client
+ * must not overflow it while its thread sends. */
+#define CLIENT_RCVBUF (1 << 20)
 #define TCP_WBUF_MAX (1u << 20)
 #define PAIR_MAX 65536
 #define PAIR_MAX_BYTES (64u << 20)
@@ -250,6 +257,13 @@ struct bitem {
 	uint16_t len;
 };
 
+/* An entry of the in-flight index: the key kept here so a lookup touches
+ * one cache line, not the slot. */
+struct pent {
+	uint64_t key;
+	uint64_t seq1; /* sequence number + 1; 0 = empty */
+};
+
 struct epoch {
 	int64_t rel0, mono0;
 	double speed;
@@ -278,12 +292,17 @@ struct worker {
 	/* in flight */
 	struct slot *slots;
 	uint64_t smask, head, tail, nout;
-	uint64_t *pidx; /* seq + 1, 0 = empty */
+	struct pent *pidx;
 	uint64_t pmask;
 	/* a send round */
 	struct bitem *bi;
-	uint32_t *sitem; /* per message of a sendmmsg: its item, its side */
-	uint8_t *sside;
+	uint32_t *items;  /* the items of one client */
+	uint32_t *sitem;  /* the item of each iovec */
+	uint8_t *mside;   /* per message: the side, first iovec, iovec count */
+	uint32_t *mfirst;
+	uint32_t *mcnt;
+	uint8_t (*gctl)[CMSG_SPACE(sizeof(uint16_t))];
+	bool gso;
 	uint32_t *touched;
 	unsigned ntouched;
 	struct mmsghdr *smsg;
@@ -323,6 +342,7 @@ struct pq {
 struct ds_replay {
 	ds_replay_cfg_t cfg;
 	const char **files;
+	uint16_t *ports;
 	ds_decode_t *dec;
 	struct worker *w;
 	unsigned nw;
@@ -409,8 +429,8 @@ static int dispatch(ds_replay_t *r, int64_t rel, uint64_t chash, uint64_t qhash,
 	return DS_OK;
 }
 
-static void ev_client(const ds_decode_event_t *ev, const ds_sockaddr_t *a, uint8_t *fam,
-		      uint8_t addr[16], uint16_t *port)
+/* A captured address as the client key: family, 16 address bytes, port. */
+static void ev_client(const ds_sockaddr_t *a, uint8_t *fam, uint8_t addr[16], uint16_t *port)
 {
 	memset(addr, 0, 16);
 	if (a->sa.sa_family == AF_INET6) {
@@ -422,7 +442,6 @@ static void ev_client(const ds_decode_event_t *ev, const ds_sockaddr_t *a, uint8
 		memcpy(addr, &a->in4.sin_addr, 4);
 		*port = ntohs(a->in4.sin_port);
 	}
-	(void)ev;
 }
 
 static uint64_t pair_key(uint8_t fam, const uint8_t *addr, uint16_t port, bool tcp, uint16_t id,
@@ -528,7 +547,7 @@ static void pair_response(ds_replay_t *r, const ds_decode_event_t *ev)
 {
 	uint8_t fam, addr[16];
 	uint16_t port;
-	ev_client(ev, &ev->dst, &fam, addr, &port);
+	ev_client(&ev->dst, &fam, addr, &port);
 	bool tcp = ev->transport == DS_DECODE_TCP;
 	uint64_t h = pair_key(fam, addr, port, tcp, ev->id, &ev->msg);
 	for (struct pq *p = r->pbuck[h & (PAIR_BUCKETS - 1)]; p; p = p->hnext) {
@@ -620,7 +639,7 @@ static int reader_query(ds_replay_t *r, const ds_decode_event_t *ev)
 	res->load.scheduled++;
 	uint8_t fam, addr[16];
 	uint16_t port;
-	ev_client(ev, &ev->src, &fam, addr, &port);
+	ev_client(&ev->src, &fam, addr, &port);
 	uint64_t chash = addr_hash(fam, addr);
 	bool tcp = ev->transport == DS_DECODE_TCP;
 	if (r->diff_capture)
@@ -701,20 +720,20 @@ static uint64_t slot_key(uint32_t ci, uint16_t gen, uint16_t id)
 static uint64_t pidx_find(const struct worker *w, uint64_t key)
 {
 	for (uint64_t i = mix64(key) & w->pmask;; i = (i + 1) & w->pmask) {
-		uint64_t v = w->pidx[i];
-		if (!v)
+		const struct pent *e = &w->pidx[i];
+		if (!e->seq1)
 			return UINT64_MAX;
-		if (w->slots[(v - 1) & w->smask].key == key)
-			return v - 1;
+		if (e->key == key)
+			return e->seq1 - 1;
 	}
 }
 
 static void pidx_put(struct worker *w, uint64_t key, uint64_t seq)
 {
 	uint64_t i = mix64(key) & w->pmask;
-	while (w->pidx[i])
+	while (w->pidx[i].seq1)
 		i = (i + 1) & w->pmask;
-	w->pidx[i] = seq + 1;
+	w->pidx[i] = (struct pent){.key = key, .seq1 = seq + 1};
 }
 
 /* Remove key's entry if it points at seq (linear probing, backward shift). */
@@ -722,27 +741,27 @@ static void pidx_del(struct worker *w, uint64_t key, uint64_t seq)
 {
 	uint64_t i = mix64(key) & w->pmask;
 	for (;; i = (i + 1) & w->pmask) {
-		uint64_t v = w->pidx[i];
-		if (!v)
+		const struct pent *e = &w->pidx[i];
+		if (!e->seq1)
 			return;
-		if (v - 1 == seq)
+		if (e->key == key && e->seq1 - 1 == seq)
 			break;
 	}
 	uint64_t j = i;
 	for (;;) {
 		j = (j + 1) & w->pmask;
-		uint64_t v = w->pidx[j];
-		if (!v)
+		const struct pent *e = &w->pidx[j];
+		if (!e->seq1)
 			break;
-		uint64_t home = mix64(w->slots[(v - 1) & w->smask].key) & w->pmask;
-		/* Move v back to the hole unless its home lies in (i, j]. */
+		uint64_t home = mix64(e->key) & w->pmask;
+		/* Move e back to the hole unless its home lies in (i, j]. */
 		bool stay = i <= j ? (home > i && home <= j) : (home > i || home <= j);
 		if (stay)
 			continue;
-		w->pidx[i] = v;
+		w->pidx[i] = *e;
 		i = j;
 	}
-	w->pidx[i] = 0;
+	w->pidx[i].seq1 = 0;
 }
 
 static void slot_finish(struct worker *w, uint64_t seq, uint8_t state)
@@ -1064,9 +1083,11 @@ static int udp_open(struct worker *w, uint32_t ci)
 			0);
 	if (fd < 0)
 		return -errno;
-	int one = 1;
+	int one = 1, sz = CLIENT_RCVBUF;
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	/* With a second server the socket stays unconnected so both servers
 	 * see the same client port (whoami, ACLs by port answer alike). */
 	if (!r->diff_server && connect(fd, &r->cfg.target.sa, ds_addr_len(&r->cfg.target)) < 0) {
@@ -1277,60 +1298,101 @@ static bool conn_full(const struct client *c)
 	return false;
 }
 
-/* Send the UDP queries of client ci gathered this round. */
+/*
+ * Send the UDP queries of client ci gathered this round: one sendmmsg,
+ * with queries of equal length in one UDP GSO message each (the kernel
+ * cuts it into datagrams; the server still gets one datagram per query),
+ * which runs the IP stack once per group instead of once per query.
+ */
 static void udp_flush(struct worker *w, uint32_t ci)
 {
 	ds_replay_t *r = w->r;
 	struct client *c = &w->cl[ci];
 	unsigned per = r->diff_server ? 2 : 1;
-	uint32_t it = c->bhead;
-	while (it != NIL) {
-		unsigned n = 0;
-		while (it != NIL && n + per <= 2 * MAX_BATCH) {
-			struct bitem *b = &w->bi[it];
-			for (unsigned k = 0; k < per; k++) {
-				struct msghdr *mh = &w->smsg[n].msg_hdr;
-				const ds_sockaddr_t *to = k ? &r->cfg.diff_target : &r->cfg.target;
-				w->siov[n].iov_base = b->p;
-				w->siov[n].iov_len = b->len;
-				mh->msg_iov = &w->siov[n];
-				mh->msg_iovlen = 1;
-				mh->msg_name = r->diff_server ? (void *)&to->sa : NULL;
-				mh->msg_namelen = r->diff_server ? ds_addr_len(to) : 0;
-				mh->msg_control = NULL;
-				mh->msg_controllen = 0;
-				w->sitem[n] = it;
-				w->sside[n] = k ? SIDE_D : SIDE_T;
-				n++;
-			}
-			it = b->next;
-		}
-		unsigned off = 0;
-		for (unsigned tries = 0; off < n && tries <= n; tries++) {
-			int64_t ts = ds_now_ns();
-			int sent = sendmmsg(c->ufd, w->smsg + off, n - off, MSG_DONTWAIT);
-			if (sent <= 0) {
-				/* An earlier datagram refused (ICMP) is reported by
-				 * this send, which did not go out: try again. */
-				if (sent < 0 && errno == ECONNREFUSED)
+	unsigned ni = 0, nv = 0, nm = 0;
+	for (uint32_t it = c->bhead; it != NIL; it = w->bi[it].next)
+		w->items[ni++] = it;
+	for (unsigned k = 0; k < per; k++) {
+		uint8_t side = k ? SIDE_D : SIDE_T;
+		for (unsigned a = 0; a < ni; a++) {
+			uint16_t len = w->bi[w->items[a]].len;
+			/* Each length once, at its first query. */
+			unsigned b = 0;
+			while (b < a && w->bi[w->items[b]].len != len)
+				b++;
+			if (b < a)
+				continue;
+			/* A GSO message carries at most 64 KiB. */
+			unsigned max = w->gso ? DS_MIN(GSO_MAX, 65000u / len) : 1;
+			unsigned cnt = 0;
+			for (b = a; b < ni; b++) {
+				const struct bitem *bb = &w->bi[w->items[b]];
+				if (bb->len != len)
 					continue;
-				break;
+				if (cnt == 0) {
+					w->mfirst[nm] = nv;
+					w->mside[nm] = side;
+				}
+				w->siov[nv].iov_base = bb->p;
+				w->siov[nv].iov_len = len;
+				w->sitem[nv++] = w->items[b];
+				if (++cnt == max) {
+					w->mcnt[nm++] = cnt;
+					cnt = 0;
+				}
 			}
-			for (unsigned i = off; i < off + (unsigned)sent; i++) {
-				const struct bitem *b = &w->bi[w->sitem[i]];
-				mark_sent(w, b->seq, ts, b->len, w->sside[i]);
-			}
-			off += (unsigned)sent;
+			if (cnt)
+				w->mcnt[nm++] = cnt;
 		}
-		/* What our own kernel refused is lost, and counted. */
-		for (unsigned i = off; i < n; i++) {
-			const struct bitem *b = &w->bi[w->sitem[i]];
-			if (w->sside[i] == SIDE_T)
+	}
+	for (unsigned m = 0; m < nm; m++) {
+		struct msghdr *mh = &w->smsg[m].msg_hdr;
+		const ds_sockaddr_t *to = w->mside[m] == SIDE_D ? &r->cfg.diff_target : &r->cfg.target;
+		mh->msg_iov = &w->siov[w->mfirst[m]];
+		mh->msg_iovlen = w->mcnt[m];
+		mh->msg_name = r->diff_server ? (void *)&to->sa : NULL;
+		mh->msg_namelen = r->diff_server ? ds_addr_len(to) : 0;
+		if (w->mcnt[m] > 1) {
+			uint16_t seg = (uint16_t)w->siov[w->mfirst[m]].iov_len;
+			mh->msg_control = w->gctl[m];
+			mh->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+			struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		} else {
+			mh->msg_control = NULL;
+			mh->msg_controllen = 0;
+		}
+	}
+	unsigned off = 0;
+	for (unsigned tries = 0; off < nm && tries <= nm; tries++) {
+		int64_t ts = ds_now_ns();
+		int sent = sendmmsg(c->ufd, w->smsg + off, nm - off, MSG_DONTWAIT);
+		if (sent <= 0) {
+			/* An earlier datagram refused (ICMP) is reported by
+			 * this send, which did not go out: try again. */
+			if (sent < 0 && errno == ECONNREFUSED)
+				continue;
+			break;
+		}
+		for (unsigned m = off; m < off + (unsigned)sent; m++)
+			for (unsigned v = w->mfirst[m]; v < w->mfirst[m] + w->mcnt[m]; v++) {
+				const struct bitem *b = &w->bi[w->sitem[v]];
+				mark_sent(w, b->seq, ts, b->len, w->mside[m]);
+			}
+		off += (unsigned)sent;
+	}
+	/* What our own kernel refused is lost, and counted. */
+	for (unsigned m = off; m < nm; m++)
+		for (unsigned v = w->mfirst[m]; v < w->mfirst[m] + w->mcnt[m]; v++) {
+			const struct bitem *b = &w->bi[w->sitem[v]];
+			if (w->mside[m] == SIDE_T)
 				w->cur->send_errors++;
 			if (w->slots[b->seq & w->smask].state == SLOT_FREE)
 				slot_unsend(w, b->seq);
 		}
-	}
 	c->bhead = c->btail = NIL;
 	c->touched = false;
 }
@@ -1398,52 +1460,49 @@ static int take(struct worker *w, struct rec *q, int64_t due, unsigned n)
 }
 
 /*
- * Send what is due: rounds of up to batch records, grouped by client.
- * Returns the due time of the next record (INT64_MAX: none in the ring).
+ * Send what is due, one round of up to batch records grouped by client.
+ * One round, then the answers are read: a sender firing round after round
+ * overflows the target's socket buffer and its own. Returns the due time
+ * of the next record (now when more is due, INT64_MAX when the ring is
+ * empty).
  */
 static int64_t send_due(struct worker *w, int64_t now)
 {
-	ds_replay_t *r = w->r;
-	unsigned batch = r->cfg.batch;
-	for (int rounds = 0; rounds < 64; rounds++) {
-		unsigned n = 0;
-		int64_t next = INT64_MAX;
-		uint64_t pos = w->cursor;
-		w->ntouched = 0;
-		bool blocked = false;
-		while (n < batch) {
-			uint64_t p = pos;
-			struct rec *q = ring_peek(&w->ring, &p);
-			if (!q)
-				break;
-			int64_t due = due_of(w, q, now);
-			if (due > now) {
-				next = due;
-				break;
-			}
-			int t = take(w, q, due, n);
-			if (t == 0) {
-				blocked = true;
-				break;
-			}
-			pos = p + q->size;
-			if (t > 0)
-				n++;
+	unsigned batch = w->r->cfg.batch;
+	unsigned n = 0;
+	int64_t next = INT64_MAX;
+	uint64_t pos = w->cursor;
+	bool blocked = false;
+	w->ntouched = 0;
+	while (n < batch) {
+		uint64_t p = pos;
+		struct rec *q = ring_peek(&w->ring, &p);
+		if (!q)
+			break;
+		int64_t due = due_of(w, q, now);
+		if (due > now) {
+			next = due;
+			break;
 		}
-		for (unsigned i = 0; i < w->ntouched; i++)
-			udp_flush(w, w->touched[i]);
-		w->ntouched = 0;
-		if (pos != w->cursor) {
-			w->cursor = pos;
-			ring_release(&w->ring, pos);
+		int t = take(w, q, due, n);
+		if (t == 0) {
+			blocked = true;
+			break;
 		}
-		if (blocked)
-			return now + 100 * DS_NS_PER_US; /* retry once something settles */
-		if (n < batch)
-			return next;
-		now = ds_now_ns();
+		pos = p + q->size;
+		if (t > 0)
+			n++;
 	}
-	return now;
+	for (unsigned i = 0; i < w->ntouched; i++)
+		udp_flush(w, w->touched[i]);
+	w->ntouched = 0;
+	if (pos != w->cursor) {
+		w->cursor = pos;
+		ring_release(&w->ring, pos);
+	}
+	if (blocked)
+		return now + 100 * DS_NS_PER_US; /* once something settles */
+	return n < batch ? next : now;
 }
 
 /* Discard what is left to send (stopped); counts it. */
@@ -1636,6 +1695,15 @@ static void unlock_meter(struct worker *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
+
 static bool ring_empty(struct worker *w)
 {
 	uint64_t p = w->cursor;
@@ -1696,7 +1764,11 @@ static void *worker_main(void *arg)
 				wake = after;
 			}
 		}
-		int64_t sl = wake - ds_now_ns();
+		/* A timer wakes tens of microseconds late on a busy or virtual
+		 * machine: wake spin_ns early and spin to the due time. */
+		bool spin = w->sending && !r->cfg.asap && next != INT64_MAX && next <= wake &&
+			    r->cfg.spin_ns > 0;
+		int64_t sl = (spin ? next - r->cfg.spin_ns : wake) - ds_now_ns();
 		if (sl < 0)
 			sl = 0;
 		struct timespec ts = {.tv_sec = sl / DS_NS_PER_SEC, .tv_nsec = sl % DS_NS_PER_SEC};
@@ -1705,6 +1777,9 @@ static void *worker_main(void *arg)
 			nev = 0;
 		if (idle)
 			atomic_store(&w->idle, 0);
+		if (spin && nev == 0)
+			while (ds_now_ns() < next)
+				cpu_relax();
 	}
 	pthread_mutex_lock(&r->mu);
 	r->running--;
@@ -1798,6 +1873,7 @@ void ds_replay_cfg_init(ds_replay_cfg_t *cfg)
 	cfg->window_bytes = 8u << 20;
 	cfg->max_outstanding = 65536;
 	cfg->batch = 256;
+	cfg->spin_ns = 50 * DS_NS_PER_US;
 }
 
 static uint64_t pow2_at_least(uint64_t v)
@@ -1820,6 +1896,17 @@ static unsigned fd_limit(void)
 			rl = nr;
 	}
 	return rl.rlim_cur > 1u << 22 ? 1u << 22 : (unsigned)rl.rlim_cur;
+}
+
+/* Whether this kernel takes UDP GSO (UDP_SEGMENT, Linux 4.18). */
+static bool gso_works(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int seg = 512;
+	bool ok = fd >= 0 && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
 }
 
 static int worker_init(ds_replay_t *r, struct worker *w, unsigned idx, unsigned fd_budget,
@@ -1848,8 +1935,13 @@ static int worker_init(ds_replay_t *r, struct worker *w, unsigned idx, unsigned 
 	w->pidx = calloc(ns * 2, sizeof(*w->pidx));
 	w->bi = calloc(MAX_BATCH, sizeof(*w->bi));
 	w->touched = calloc(MAX_BATCH, sizeof(*w->touched));
+	w->items = calloc(MAX_BATCH, sizeof(*w->items));
 	w->sitem = calloc(2 * MAX_BATCH, sizeof(*w->sitem));
-	w->sside = calloc(2 * MAX_BATCH, sizeof(*w->sside));
+	w->mside = calloc(2 * MAX_BATCH, sizeof(*w->mside));
+	w->mfirst = calloc(2 * MAX_BATCH, sizeof(*w->mfirst));
+	w->mcnt = calloc(2 * MAX_BATCH, sizeof(*w->mcnt));
+	w->gctl = calloc(2 * MAX_BATCH, sizeof(*w->gctl));
+	w->gso = !cfg->no_gso && gso_works();
 	w->smsg = calloc(2 * MAX_BATCH, sizeof(*w->smsg));
 	w->siov = calloc(2 * MAX_BATCH, sizeof(*w->siov));
 	w->rmsg = calloc(RBATCH, sizeof(*w->rmsg));
@@ -1858,7 +1950,8 @@ static int worker_init(ds_replay_t *r, struct worker *w, unsigned idx, unsigned 
 	w->rctl = calloc(RBATCH, sizeof(*w->rctl));
 	w->rname = calloc(RBATCH, sizeof(*w->rname));
 	w->evs = calloc(NEVENTS, sizeof(*w->evs));
-	if (!w->ring.buf || !w->cl || !w->ctab || !w->slots || !w->pidx || !w->bi || !w->touched || !w->sitem || !w->sside ||
+	if (!w->ring.buf || !w->cl || !w->ctab || !w->slots || !w->pidx || !w->bi || !w->touched || !w->items || !w->sitem || !w->mside ||
+	    !w->mfirst || !w->mcnt || !w->gctl ||
 	    !w->smsg || !w->siov || !w->rmsg || !w->riov || !w->rbuf || !w->rctl || !w->rname ||
 	    !w->evs)
 		return ds_errf(err, DS_ENOMEM, "out of memory");
@@ -1913,7 +2006,7 @@ ds_replay_t *ds_replay_new(const ds_replay_cfg_t *cfg, ds_err_t *err)
 	    cfg->threads < 1 || cfg->threads > 256 || cfg->timeout_ns <= 0 || cfg->batch < 1 ||
 	    cfg->batch > MAX_BATCH || cfg->window_bytes < (1u << 20) ||
 	    cfg->window_bytes > (1ull << 34) || cfg->max_outstanding < 1 ||
-	    cfg->max_outstanding > (1u << 24)) {
+	    cfg->max_outstanding > (1u << 24) || cfg->spin_ns < 0) {
 		ds_errf(err, DS_EINVAL,
 			"bad replay settings (speed > 0, loops >= 1, threads 1-256, batch 1-%d, "
 			"window 1 MiB-16 GiB, max outstanding 1-16M, timeout > 0)",
@@ -1948,6 +2041,13 @@ ds_replay_t *ds_replay_new(const ds_replay_cfg_t *cfg, ds_err_t *err)
 		if (!(r->files[i] = strdup(cfg->files[i])))
 			goto nomem;
 	r->cfg.files = r->files;
+	if (cfg->decode.nports) {
+		r->ports = calloc(cfg->decode.nports, sizeof(*r->ports));
+		if (!r->ports)
+			goto nomem;
+		memcpy(r->ports, cfg->decode.ports, cfg->decode.nports * sizeof(*r->ports));
+		r->cfg.decode.ports = r->ports;
+	}
 	if (r->diff_capture && !(r->pbuck = calloc(PAIR_BUCKETS, sizeof(*r->pbuck))))
 		goto nomem;
 	r->dec = ds_decode_open(r->files, cfg->nfiles, &cfg->decode, err);
@@ -2152,8 +2252,12 @@ static void worker_free(struct worker *w)
 	free(w->pidx);
 	free(w->bi);
 	free(w->touched);
+	free(w->items);
 	free(w->sitem);
-	free(w->sside);
+	free(w->mside);
+	free(w->mfirst);
+	free(w->mcnt);
+	free(w->gctl);
 	free(w->smsg);
 	free(w->siov);
 	free(w->rmsg);
@@ -2190,6 +2294,7 @@ void ds_replay_free(ds_replay_t *r)
 	for (size_t i = 0; r->files && i < r->cfg.nfiles; i++)
 		free((void *)r->files[i]);
 	free(r->files);
+	free(r->ports);
 	free(r->qbuf);
 	ds_meter_free(&r->iv);
 	ds_meter_free(&r->res.load.total);

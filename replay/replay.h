@@ -93,6 +93,9 @@ typedef struct ds_replay_cfg {
 	                                 RLIMIT_NOFILE); the least recently used idle one is
 	                                 closed to make room */
 	unsigned batch;             /**< queries taken per send round (default 256) */
+	bool no_gso;                /**< one datagram per message instead of UDP GSO groups */
+	int64_t spin_ns;            /**< wake this long before a query is due and spin to the
+	                                 due time (default 50 us; 0 = sleep to the due time) */
 	ds_load_interval_fn on_interval;
 	void *user;
 } ds_replay_cfg_t;

@@ -68,6 +68,10 @@ static void usage(FILE *f)
 	      "  --max-clients N          clients with open sockets per thread (default: as the\n"
 	      "                           descriptor limit allows)\n"
 	      "  --batch N                queries taken per send round (default 256)\n"
+	      "  --spin D                 wake D before a query is due and spin to its time\n"
+	      "                           (default 50us; 0 = sleep until due, less CPU)\n"
+	      "  --no-gso                 one datagram per message (default: UDP GSO groups of\n"
+	      "                           a client's equal-length queries)\n"
 	      "Capture:\n"
 	      "  --port N                 a DNS port (default 53); repeat for several, replaces 53;\n"
 	      "                           a packet is DNS when either of its ports is one of them\n"
@@ -360,6 +364,8 @@ enum {
 	O_MAXOUT,
 	O_MAXCLIENTS,
 	O_BATCH,
+	O_SPIN,
+	O_NOGSO,
 	O_PORT,
 	O_DRY,
 	O_JSON,
@@ -388,6 +394,8 @@ static const struct option opts[] = {
 	{"max-outstanding", required_argument, NULL, O_MAXOUT},
 	{"max-clients", required_argument, NULL, O_MAXCLIENTS},
 	{"batch", required_argument, NULL, O_BATCH},
+	{"spin", required_argument, NULL, O_SPIN},
+	{"no-gso", no_argument, NULL, O_NOGSO},
 	{"port", required_argument, NULL, O_PORT},
 	{"dry-run", no_argument, NULL, O_DRY},
 	{"json", no_argument, NULL, O_JSON},
@@ -605,6 +613,13 @@ static int parse_args(struct run *R, int argc, char **argv)
 				return EXIT_USAGE;
 			c->batch = (unsigned)v;
 			break;
+		case O_SPIN:
+			if (parse_dur("spin", optarg, &c->spin_ns))
+				return EXIT_USAGE;
+			break;
+		case O_NOGSO:
+			c->no_gso = true;
+			break;
 		case O_PORT:
 			if (ds_parse_int(optarg, 1, 65535, &v) < 0)
 				return bad("--port %s: not a port (1-65535)", optarg);
@@ -712,6 +727,7 @@ static char *params_json(const struct run *R, int argc, char **argv)
 	cJSON_AddNumberToObject(o, "threads", c->threads);
 	cJSON_AddNumberToObject(o, "window_bytes", (double)c->window_bytes);
 	cJSON_AddNumberToObject(o, "max_lag_ns", (double)c->max_lag_ns);
+	cJSON_AddNumberToObject(o, "spin_ns", (double)c->spin_ns);
 	cJSON_AddStringToObject(o, "diff", c->diff == DS_REPLAY_DIFF_CAPTURE ? "capture"
 					   : c->diff == DS_REPLAY_DIFF_SERVER ? "server"
 									      : "none");
