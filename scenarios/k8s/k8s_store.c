@@ -937,7 +937,11 @@ static int prepare(ds_k8s_store_t *st, ds_k8s_res_t res, cJSON *o, const char *u
 		static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
 		char buf[300];
 		pthread_mutex_lock(&st->misc_mu);
-		int n = snprintf(buf, sizeof(buf) - 6, "%s", gen);
+		/* The API server cuts the prefix to 58 bytes so that the name
+		 * with its 5 random characters is still a DNS label; cutting
+		 * also keeps the suffix inside buf (snprintf returns the
+		 * untruncated length). */
+		int n = snprintf(buf, sizeof(buf), "%.58s", gen);
 		for (int i = 0; i < 5; i++)
 			buf[n + i] = alnum[ds_rng_below(&st->rng, sizeof(alnum) - 1)];
 		pthread_mutex_unlock(&st->misc_mu);
