@@ -1076,6 +1076,17 @@ int ds_k8s_store_load(ds_k8s_store_t *st, cJSON *obj, ds_err_t *err)
 	prep_t p = {0};
 	ds_k8s_status_t s;
 	const char *ns = jpath_str(obj, "metadata.namespace");
+	/* Over HTTP the namespace comes from the URL and must exist; a
+	 * loaded object names its own, and seal would then fail to create
+	 * a Namespace of that name: refuse it here, naming the object. */
+	if (resinfo[res].namespaced && ns && *ns && !dns_label(ns, false)) {
+		const char *name = jpath_str(obj, "metadata.name");
+		return ds_errf(err, DS_EINVAL,
+			       "%s \"%s\" is invalid: metadata.namespace: Invalid value: \"%s\": a "
+			       "lowercase RFC 1123 label must consist of lower case alphanumeric "
+			       "characters or '-'",
+			       resinfo[res].kind, name ? name : "", ns);
+	}
 	char nsbuf[256];
 	snprintf(nsbuf, sizeof(nsbuf), "%s", ns ? ns : "");
 	int rc = prepare(st, (ds_k8s_res_t)res, obj, nsbuf[0] ? nsbuf : NULL, NULL, &p, &s);
