@@ -100,7 +100,11 @@ static int pack_ports(const cJSON *ports, bool svc, uint8_t **out, size_t *len, 
 	cJSON_ArrayForEach(p, list)
 	{
 		const cJSON *pn = get(p, "port");
-		int32_t port = cJSON_IsNumber(pn) ? (int32_t)pn->valuedouble : -1;
+		/* the API's int32; anything else is no port (the -1 of a nil port) */
+		int32_t port = cJSON_IsNumber(pn) && pn->valuedouble >= -2147483648.0 &&
+					       pn->valuedouble <= 2147483647.0
+				       ? (int32_t)pn->valuedouble
+				       : -1;
 		const char *name = str(p, "name");
 		const char *proto = str(p, "protocol");
 		/* the API server defaults a Service port's protocol to TCP */
