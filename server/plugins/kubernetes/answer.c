@@ -174,21 +174,33 @@ static uint64_t mix64(uint64_t h)
 	return h ? h : 1;
 }
 
-static uint64_t hbytes(uint64_t h, const void *p, size_t n)
+/* FNV-1a over bytes; names fold ASCII case, binary data (addresses,
+ * keys) must not: 'a' and 'A' are different octets there. */
+static uint64_t hmix(uint64_t h, const void *p, size_t n, bool fold)
 {
 	const uint8_t *b = p;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = b[i];
-		if (c >= 'A' && c <= 'Z')
+		if (fold && c >= 'A' && c <= 'Z')
 			c = (uint8_t)(c + 32);
 		h = (h ^ c) * 0x100000001b3ULL;
 	}
 	return h;
 }
 
+static uint64_t hbytes(uint64_t h, const void *p, size_t n)
+{
+	return hmix(h, p, n, true);
+}
+
+static uint64_t hraw(uint64_t h, const void *p, size_t n)
+{
+	return hmix(h, p, n, false);
+}
+
 static uint64_t dup_ipkey(int fam, const uint8_t *ip)
 {
-	return mix64(hbytes(0xcbf29ce484222325ULL ^ (uint64_t)fam, ip, fam == 6 ? 16 : 4));
+	return mix64(hraw(0xcbf29ce484222325ULL ^ (uint64_t)fam, ip, fam == 6 ? 16 : 4));
 }
 
 /* The dashed-IP endpoint name ("10-0-0-1", "fd00--1", "2001-db8--0"). */
@@ -797,18 +809,18 @@ static uint64_t target_key(actx_t *a, const ent_t *e, uint64_t salt)
 {
 	char buf[64];
 	uint64_t h = 0xcbf29ce484222325ULL ^ salt;
-	h = hbytes(h, &e->tk, 1);
+	h = hraw(h, &e->tk, 1);
 	if (e->tk == TK_EP) {
 		lbl_t n = ep_name(e, buf);
-		h = hbytes(h, &n.n, 1);
+		h = hraw(h, &n.n, 1);
 		h = hbytes(h, n.p, n.n);
 	}
 	if (e->tk == TK_POD) {
-		h = hbytes(h, &e->hlen, 1);
+		h = hraw(h, &e->hlen, 1);
 		h = hbytes(h, e->host, e->hlen);
 		h = hbytes(h, e->podns.p, e->podns.n);
 	} else if (e->se) {
-		h = hbytes(h, &e->se->key, 8);
+		h = hraw(h, &e->se->key, 8);
 	}
 	return h;
 }
@@ -1004,10 +1016,10 @@ static bool put_ptr(actx_t *a, const ds_k8s_svcent_t *se, const ent_t *ep)
 	char buf[64];
 	if (ep) {
 		lbl_t n = ep_name(ep, buf);
-		h = hbytes(h, &n.n, 1);
+		h = hraw(h, &n.n, 1);
 		h = hbytes(h, n.p, n.n);
 	}
-	h = hbytes(h, &se->key, 8);
+	h = hraw(h, &se->key, 8);
 	if (!seen_add(a, mix64(h), 0, NULL))
 		return true;
 	mark_t m = wmark(a);

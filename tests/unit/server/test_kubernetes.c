@@ -20,6 +20,7 @@
 
 #define CLUSTER DS_TEST_DATA "/k8s/cluster.json"
 #define UPDATE DS_TEST_DATA "/k8s/update.json"
+#define BIG DS_TEST_DATA "/k8s/big.json"
 
 static ds_th_up_t *up;
 
@@ -952,6 +953,63 @@ static void test_bench(void **st)
 	(void)rss0;
 }
 
+static void test_big_answers(void **st)
+{
+	ds_th_t *t = mk(true, "");
+	ds_k8s_t *k = ds_k8s_test_instance(ds_th_gen(t));
+	ds_err_t err = {{0}};
+	assert_int_equal(ds_k8s_test_load(k, BIG, &err), 0);
+	ds_th_res_t r;
+	/* 300 addresses, 20 of them twice (two slices), each with two ports:
+	 * every address once */
+	q(t, "many.big.svc.cluster.local.", "A", &r);
+	assert_int_equal(r.an, 280);
+	/* SRV: 300 endpoints x 2 ports are 600 candidates (weight 100/600 = 0,
+	 * at least 1), 280 distinct targets x 2 ports, one address each */
+	q(t, "many.big.svc.cluster.local.", "SRV", &r);
+	assert_int_equal(r.an, 560);
+	assert_int_equal(r.ar, 280);
+	assert_true(ds_th_has(&r, "SRV\t0 1 80 10-50-0-1.many.big.svc.cluster.local."));
+	assert_true(ds_th_has(&r, "SRV\t0 1 81 10-50-0-1.many.big.svc.cluster.local."));
+	/* over UDP: what fits in 512 bytes, TC set */
+	assert_int_equal(ds_th_query(t, "many.big.svc.cluster.local.", "A", 0, 2000, &r), 0);
+	assert_true(r.flags & DS_FLAG_TC);
+	assert_true(r.len <= 512);
+	assert_true(r.an > 10 && r.an < 280);
+	assert_int_equal(ds_th_query(t, "many.big.svc.cluster.local.", "SRV", DS_TH_EDNS, 2000, &r), 0);
+	assert_true(r.flags & DS_FLAG_TC);
+	assert_true(r.len <= 1232);
+	ds_th_free(t);
+}
+
+static void test_externalname_cached(void **st)
+{
+	/* the target's answer comes from cache, inside the sub-query */
+	char cf[512];
+	snprintf(cf, sizeof(cf),
+		 ".:53 {\n cache 60\n kubernetes cluster.local\n forward . 127.0.0.1:%d\n}\n", up->port);
+	ds_k8s_test_noapi = true;
+	ds_err_t err = {{0}};
+	ds_th_t *t = ds_th_new(cf, &err);
+	assert_non_null(t);
+	ds_k8s_t *k = ds_k8s_test_instance(ds_th_gen(t));
+	assert_int_equal(ds_k8s_test_load(k, CLUSTER, &err), 0);
+	assert_int_equal(ds_k8s_test_load(k, BIG, &err), 0);
+	ds_k8s_test_set_synced(k, true);
+	ds_th_res_t r;
+	q(t, "ext.testns.svc.cluster.local.", "A", &r);
+	assert_int_equal(r.an, 2);
+	unsigned n = up->udp_queries + up->tcp_queries;
+	/* another ExternalName to the same target: answered from the cache */
+	q(t, "ext2.big.svc.cluster.local.", "A", &r);
+	assert_int_equal(r.rcode, DS_RCODE_NOERROR);
+	assert_int_equal(r.an, 2);
+	assert_true(ds_th_has(&r, "ext2.big.svc.cluster.local.\t5\tIN\tCNAME\text.example.com."));
+	assert_true(ds_th_has(&r, "ext.example.com.\t"));
+	assert_int_equal(up->udp_queries + up->tcp_queries, n);
+	ds_th_free(t);
+}
+
 static int setup(void **st)
 {
 	up = ds_th_up_new(DS_TH_UP_ANSWER, 60);
@@ -988,6 +1046,8 @@ int main(void)
 		cmocka_unit_test(test_noendpoints),
 		cmocka_unit_test(test_updates),
 		cmocka_unit_test(test_udp_truncation),
+		cmocka_unit_test(test_big_answers),
+		cmocka_unit_test(test_externalname_cached),
 		cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
