@@ -7,13 +7,14 @@
  *
  * What a worker reads is a *view*: four hash multimaps (services by
  * namespace/name, namespaces, reverse IP index, pod IPs), each split in
- * DS_K8S_SHARDS immutable shards of 16-byte entries. Service entries point
- * at immutable blobs: the Service (cluster IPs, ports, ExternalName) and
- * its EndpointSlices (ready addresses, ports, endpoint names). A change
- * copies only what it touches (copy-on-write per shard and per service):
- * one EndpointSlice update makes one new slice blob, one new service entry
- * and private copies of the two or three shards whose entries changed.
- * Changes are batched and published with one atomic pointer store.
+ * DS_K8S_SHARDS immutable shards of 16-byte entries. A service entry holds
+ * its own copy of the Service (cluster IPs, ports, ExternalName: a query
+ * touches one record) and points at immutable EndpointSlice blobs (ready
+ * addresses, ports, endpoint names). A change copies only what it touches
+ * (copy-on-write per shard and per service): one EndpointSlice update
+ * makes one new slice blob, one new service entry and private copies of
+ * the two or three shards whose entries changed. Changes are batched and
+ * published with one atomic pointer store.
  *
  * Reclamation: each reader announces the global epoch in its own slot
  * (one cache line per worker) before loading the view pointer and clears
