@@ -263,7 +263,7 @@ static int apply_slice(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, c
 		if (!del && (!sl_len || !alen))
 			*skipped = true;
 		rc = ds_k8s_store_del_slice(s, key, &changed);
-		if (rc == DS_OK && changed && sl_len)
+		if (rc == DS_OK && sl_len)
 			report_latency(s, ds_k8s_svckey(s, ns, nsl, svc, sl_len), md, lat, lat_arg);
 		return rc;
 	}
@@ -313,7 +313,10 @@ static int apply_slice(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, c
 		goto out;
 	}
 	rc = ds_k8s_store_put_slice(s, ns, nsl, svc, sl_len, sl, &changed);
-	if (rc == DS_OK && changed)
+	/* as CoreDNS: every processed add, update or delete of a slice of an
+	 * existing service, whether or not it changed what the DNS shows
+	 * (so list items count too, with their old trigger times) */
+	if (rc == DS_OK)
 		report_latency(s, svckey, md, lat, lat_arg);
 out:
 	free(ports);

@@ -35,9 +35,10 @@ typedef struct ds_k8s_objopts {
 enum { DS_K8S_LAT_CLUSTER_IP = 0, DS_K8S_LAT_HEADLESS = 1 };
 
 /**
- * Called for an EndpointSlice change of a service that exists, when the
- * slice carries endpoints.kubernetes.io/last-change-trigger-time:
- * kind is DS_K8S_LAT_*, trigger_ns the annotation as Unix ns.
+ * Called for every EndpointSlice add, update or delete applied (list items
+ * included, as CoreDNS records them) of a service that exists, when the
+ * slice carries endpoints.kubernetes.io/last-change-trigger-time: kind is
+ * DS_K8S_LAT_*, trigger_ns the annotation as Unix ns.
  */
 typedef void (*ds_k8s_latency_fn)(void *arg, int kind, int64_t trigger_ns);
 
