@@ -37,18 +37,18 @@ typedef struct ent {
 	uint8_t what;
 	uint8_t fam;
 	uint8_t tk;
-	uint8_t hlen;                  /* TK_EP: explicit name length; 0 = dashed IP */
+	uint8_t hlen; /* TK_EP: explicit name length; 0 = dashed IP */
 	int32_t port;
 	const uint8_t *ip;
-	const ds_k8s_svcent_t *se;     /* TK_SVC / TK_EP */
-	const uint8_t *host;           /* TK_EP name / TK_POD label */
-	lbl_t podns;                   /* TK_POD */
-	const uint8_t *ext;            /* W_CNAME: flat target */
-	uint32_t count;                /* pods sharing the IP (verified): entries it stands for */
+	const ds_k8s_svcent_t *se; /* TK_SVC / TK_EP */
+	const uint8_t *host;       /* TK_EP name / TK_POD label */
+	lbl_t podns;               /* TK_POD */
+	const uint8_t *ext;        /* W_CNAME: flat target */
+	uint32_t count;            /* pods sharing the IP (verified): entries it stands for */
 } ent_t;
 
 typedef struct rreq {
-	int kind;                      /* 0 none (apex, svc, pod), 1 svc, 2 pod */
+	int kind; /* 0 none (apex, svc, pod), 1 svc, 2 pod */
 	lbl_t ns, svc, ep, port, proto;
 	bool has_ep, has_port;
 } rreq_t;
@@ -59,11 +59,11 @@ typedef struct actx {
 	ds_query_t *q;
 	ds_k8s_wctx_t *w;
 	ds_wbuf_t *wb;
-	uint32_t soft;                 /* stop adding records past this length */
-	bool stop;                     /* soft limit or buffer full */
+	uint32_t soft; /* stop adding records past this length */
+	bool stop;     /* soft limit or buffer full */
 	bool tc;
-	const uint8_t *qname;          /* flat, lower-case */
-	uint16_t zone_off;             /* where the zone starts in qname */
+	const uint8_t *qname; /* flat, lower-case */
+	uint16_t zone_off;    /* where the zone starts in qname */
 	uint16_t zone_len;
 	/* ExternalName target to resolve through the chain */
 	bool ext_pending;
@@ -148,7 +148,8 @@ static bool seen_big(actx_t *a, uint64_t key, uint32_t val, uint32_t *old)
 	ds_k8s_seen_t *t = a->w->seen;
 	uint32_t st = a->w->stamp;
 	uint32_t i = (uint32_t)(key ^ (key >> 32)) & (DS_K8S_SEEN_SLOTS - 1);
-	for (uint32_t n = 0; n < DS_K8S_SEEN_SLOTS / 2; n++, i = (i + 1) & (DS_K8S_SEEN_SLOTS - 1)) {
+	for (uint32_t n = 0; n < DS_K8S_SEEN_SLOTS / 2;
+	     n++, i = (i + 1) & (DS_K8S_SEEN_SLOTS - 1)) {
 		if (t[i].stamp != st) {
 			t[i].stamp = st;
 			t[i].key = key;
@@ -368,12 +369,12 @@ static bool ns_exposed(actx_t *a, lbl_t ns)
 		bool listed = false;
 		for (size_t i = 0; i < k->nnamespaces && !listed; i++)
 			listed = strlen(k->namespaces[i]) == ns.n &&
-				 memcmp(k->namespaces[i], ns.p, ns.n) == 0;
+			         memcmp(k->namespaces[i], ns.p, ns.n) == 0;
 		if (!listed)
 			return false;
 	}
 	return ds_k8s_view_ns(a->v, ds_k8s_nskey(k->store, (const char *)ns.p, ns.n),
-			      (const char *)ns.p, ns.n);
+	                      (const char *)ns.p, ns.n);
 }
 
 static bool ns_filtered_out(actx_t *a, const ds_k8s_svcent_t *se)
@@ -434,11 +435,11 @@ static bool parse_request(const uint8_t *name, size_t zone_off, rreq_t *r)
 
 static bool port_match(const rreq_t *r, const ds_k8s_port_t *p)
 {
-	if (r->port.n && !(r->port.n == p->nlen &&
-			   strncasecmp((const char *)r->port.p, p->name, p->nlen) == 0))
+	if (r->port.n &&
+	    !(r->port.n == p->nlen && strncasecmp((const char *)r->port.p, p->name, p->nlen) == 0))
 		return false;
 	if (r->proto.n && !(r->proto.n == p->plen &&
-			    strncasecmp((const char *)r->proto.p, p->proto, p->plen) == 0))
+	                    strncasecmp((const char *)r->proto.p, p->proto, p->plen) == 0))
 		return false;
 	return true;
 }
@@ -451,9 +452,9 @@ static int find_services(actx_t *a, const rreq_t *r, visit_fn f, void *arg)
 	if (!r->svc.n)
 		return R_OK; /* <ns>.svc.<zone>: NODATA */
 	uint64_t key = ds_k8s_svckey(k->store, (const char *)r->ns.p, r->ns.n,
-				     (const char *)r->svc.p, r->svc.n);
+	                             (const char *)r->svc.p, r->svc.n);
 	const ds_k8s_svcent_t *se = ds_k8s_view_svc(a->v, key, (const char *)r->ns.p, r->ns.n,
-						    (const char *)r->svc.p, r->svc.n);
+	                                            (const char *)r->svc.p, r->svc.n);
 	if (!se || !se->svc)
 		return R_NX;
 	const ds_k8s_svc_t *svc = se->svc;
@@ -486,7 +487,7 @@ static int find_services(actx_t *a, const rreq_t *r, visit_fn f, void *arg)
 					lbl_t h = ep_name(&e, buf);
 					if (!(h.n == r->ep.n &&
 					      strncasecmp((const char *)h.p, (const char *)r->ep.p,
-							  h.n) == 0))
+					                  h.n) == 0))
 						continue;
 				}
 				size_t off = 0;
@@ -563,8 +564,14 @@ static int find_pods(actx_t *a, const rreq_t *r, visit_fn f, void *arg)
 	uint8_t ip[16];
 	bool canon;
 	int fam = pod_ip(r->svc, ip, &canon);
-	ent_t e = {.what = W_ADDR, .fam = (uint8_t)fam, .ip = ip, .tk = TK_POD, .host = r->svc.p,
-		   .hlen = r->svc.n, .podns = r->ns, .count = 1};
+	ent_t e = {.what = W_ADDR,
+	           .fam = (uint8_t)fam,
+	           .ip = ip,
+	           .tk = TK_POD,
+	           .host = r->svc.p,
+	           .hlen = r->svc.n,
+	           .podns = r->ns,
+	           .count = 1};
 	if (k->pod_mode == DS_K8S_PODS_INSECURE) {
 		if (!fam)
 			return R_NX;
@@ -590,8 +597,14 @@ static int find_pods(actx_t *a, const rreq_t *r, visit_fn f, void *arg)
 
 static bool is_reverse(const uint8_t *name)
 {
-	static const uint8_t v4[] = "\x07" "in-addr" "\x04" "arpa",
-			     v6[] = "\x03" "ip6" "\x04" "arpa";
+	static const uint8_t v4[] = "\x07"
+	                            "in-addr"
+	                            "\x04"
+	                            "arpa",
+	                     v6[] = "\x03"
+	                            "ip6"
+	                            "\x04"
+	                            "arpa";
 	int n = ds_name_labels(name);
 	if (n < 3)
 		return false;
@@ -667,8 +680,8 @@ static void ns_addrs(actx_t *a, visit_fn f, void *arg)
 	if (any)
 		return;
 	for (size_t li = 0; li < k->nlocal; li++) {
-		ent_t e = {.what = W_ADDR, .tk = TK_NSDEF, .fam = k->local_fam[li],
-			   .ip = k->local_ip[li]};
+		ent_t e = {
+		    .what = W_ADDR, .tk = TK_NSDEF, .fam = k->local_fam[li], .ip = k->local_ip[li]};
 		f(a, arg, &e);
 	}
 }
@@ -676,7 +689,12 @@ static void ns_addrs(actx_t *a, visit_fn f, void *arg)
 /* "ns.dns.<zone>" */
 static bool is_default_ns(const uint8_t *name, size_t zone_off)
 {
-	return zone_off == 7 && memcmp(name, "\x02" "ns" "\x03" "dns", 7) == 0;
+	return zone_off == 7 && memcmp(name,
+	                               "\x02"
+	                               "ns"
+	                               "\x03"
+	                               "dns",
+	                               7) == 0;
 }
 
 struct svcfilter {
@@ -707,7 +725,7 @@ static bool nsdef_visit(actx_t *a, void *arg, const ent_t *e)
 
 /* CoreDNS's Services for qtypes other than TXT and NS. */
 static int services(actx_t *a, const uint8_t *name, size_t zone_off, uint16_t qtype, visit_fn f,
-		    void *arg)
+                    void *arg)
 {
 	struct svcfilter sf = {f, arg, qtype, qtype == DS_TYPE_SRV};
 	if (is_default_ns(name, zone_off)) {
@@ -721,8 +739,8 @@ static int services(actx_t *a, const uint8_t *name, size_t zone_off, uint16_t qt
 
 struct actx_a {
 	uint16_t qtype;
-	uint32_t owner;                /* where the owner name is in the message */
-	const uint8_t *name;           /* the name being resolved (flat) */
+	uint32_t owner;      /* where the owner name is in the message */
+	const uint8_t *name; /* the name being resolved (flat) */
 	bool wrote;
 };
 
@@ -802,7 +820,7 @@ static int do_a(actx_t *a, const uint8_t *name, uint32_t owner, uint16_t qtype, 
 struct srv_st {
 	uint32_t n;
 	uint16_t weight;
-	int pass;                      /* 0 count, 1 answers, 2 additional */
+	int pass; /* 0 count, 1 answers, 2 additional */
 };
 
 static uint64_t target_key(actx_t *a, const ent_t *e, uint64_t salt)
@@ -920,7 +938,10 @@ static int do_txt(actx_t *a)
 	if (split(a->qname, a->zone_off, s, 1) == 1 && lbl_is(s[0], "dns-version")) {
 		mark_t m = wmark(a);
 		int rd = rr_begin(a, DS_HDR_LEN, DS_TYPE_TXT, 28800);
-		ds_wb_bytes(a->wb, "\x05" "1.1.0", 6);
+		ds_wb_bytes(a->wb,
+		            "\x05"
+		            "1.1.0",
+		            6);
 		rr_end(a, m, rd);
 		return R_OK;
 	}
@@ -981,8 +1002,10 @@ static int reverse_ip(const uint8_t *name, uint8_t ip[16])
 			if (l.n != 1)
 				return 0;
 			uint8_t c = l.p[0];
-			int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-				: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			int v = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+			                               : -1;
 			if (v < 0)
 				return 0;
 			if (i % 2 == 0)
@@ -1051,7 +1074,8 @@ static int do_ptr(actx_t *a)
 			continue;
 		bool has = false;
 		for (unsigned i = 0; i < se->svc->nips && !has; i++)
-			has = se->svc->fam[i] == fam && memcmp(se->svc->ip[i], ip, fam == 6 ? 16 : 4) == 0;
+			has = se->svc->fam[i] == fam &&
+			      memcmp(se->svc->ip[i], ip, fam == 6 ? 16 : 4) == 0;
 		if (!has)
 			continue;
 		put_ptr(a, se, NULL);
@@ -1072,8 +1096,10 @@ static int do_ptr(actx_t *a)
 				continue;
 			const uint8_t *nm = ds_k8s_slice_names(sl);
 			for (uint32_t i = 0; i < sl->naddr && !a->stop; i++) {
-				ent_t e = {.fam = (uint8_t)fam, .ip = ds_k8s_slice_addr(sl, i),
-					   .hlen = nm[0], .host = nm + 1};
+				ent_t e = {.fam = (uint8_t)fam,
+				           .ip = ds_k8s_slice_addr(sl, i),
+				           .hlen = nm[0],
+				           .host = nm + 1};
 				nm += 1u + nm[0];
 				if (memcmp(e.ip, ip, sl->alen) != 0)
 					continue;
@@ -1330,8 +1356,8 @@ int ds_k8s_serve(ds_plugin_t *p, ds_query_t *q)
 		wrestore(&a, after_q);
 		/* before the first sync a missing name may just not be known yet */
 		ds_wb_set_rcode(a.wb, atomic_load_explicit(&k->synced, memory_order_relaxed)
-					      ? DS_RCODE_NXDOMAIN
-					      : DS_RCODE_SERVFAIL);
+		                          ? DS_RCODE_NXDOMAIN
+		                          : DS_RCODE_SERVFAIL);
 		ds_wb_section(a.wb, DS_SEC_AUTHORITY);
 		put_soa(&a);
 		ds_k8s_view_exit(k->store, rid, saved);
@@ -1359,7 +1385,7 @@ int ds_k8s_serve(ds_plugin_t *p, ds_query_t *q)
 	ds_query_t *sub = NULL;
 	if (b && a.w->ext_inflight < 32)
 		sub = ds_subquery_new(q->worker, b, NULL, a.ext_target, qtype, DS_FLAG_RD,
-				      q->req.do_bit, ext_done, q);
+		                      q->req.do_bit, ext_done, q);
 	if (!sub) {
 		ds_query_reply(q, p);
 		return DS_RCODE_NOERROR;

@@ -22,7 +22,7 @@
 #include "lib/util.h"
 
 #define PAGE_LIMIT 500
-#define MAX_OBJECT (64u << 20)   /* one object larger than this is refused */
+#define MAX_OBJECT (64u << 20) /* one object larger than this is refused */
 #define MAX_ERRBODY 16384
 #define LOG_EVERY (30 * DS_NS_PER_SEC)
 
@@ -42,7 +42,7 @@ typedef struct jscan {
 	bool expect_key, key_reading;
 	char key[16];
 	size_t klen;
-	char vkey[16];           /* key whose value is being read at depth 1 */
+	char vkey[16]; /* key whose value is being read at depth 1 */
 	bool in_items;
 	bool capturing;
 	int cap_depth, cap_what;
@@ -135,12 +135,13 @@ static bool js_feed(jscan_t *s, const char *p, size_t n, jscan_emit emit, void *
 				if (s->mode == JS_WATCH && s->depth == 0 && c == '{')
 					what = CAP_EVENT;
 				else if (s->mode == JS_LIST && s->depth == 1 && c == '{' &&
-					 !strcmp(s->vkey, "metadata"))
+				         !strcmp(s->vkey, "metadata"))
 					what = CAP_META;
-				else if (s->mode == JS_LIST && s->depth == 2 && s->in_items && c == '{')
+				else if (s->mode == JS_LIST && s->depth == 2 && s->in_items &&
+				         c == '{')
 					what = CAP_ITEM;
 				else if (s->mode == JS_LIST && s->depth == 1 && c == '[' &&
-					 !strcmp(s->vkey, "items"))
+				         !strcmp(s->vkey, "items"))
 					s->in_items = true;
 				if (what) {
 					s->capturing = true;
@@ -184,15 +185,15 @@ typedef struct res {
 	client_t *c;
 	int kind;
 	const char *path;
-	const char *what;            /* for log lines: "*v1.Service" */
-	const char *fields;          /* fieldSelector or NULL */
+	const char *what;   /* for log lines: "*v1.Service" */
+	const char *fields; /* fieldSelector or NULL */
 	const ds_k8s_selector_t *sel;
 	int phase;
 	bool active;
 	bool synced;
-	bool listing;                /* a list generation is open */
-	bool relist;                 /* a 410 was seen: list again after this transfer */
-	bool abort_err;              /* transfer aborted for an error event */
+	bool listing;   /* a list generation is open */
+	bool relist;    /* a 410 was seen: list again after this transfer */
+	bool abort_err; /* transfer aborted for an error event */
 	int64_t retry_at;
 	int64_t backoff;
 	int64_t retry_after;
@@ -204,7 +205,7 @@ typedef struct res {
 	jscan_t js;
 	long code;
 	bool code_seen;
-	bool counted;                /* request metric recorded */
+	bool counted; /* request metric recorded */
 	char errbody[MAX_ERRBODY];
 	size_t errlen;
 	int64_t started;
@@ -229,9 +230,9 @@ struct client {
 	int nres;
 	char *token;
 	int64_t token_read;
-	int64_t batch_since;         /* first change not published yet */
-	int64_t last_pub;            /* when the last batch was published */
-	int64_t coalesce;            /* least time between two publications */
+	int64_t batch_since; /* first change not published yet */
+	int64_t last_pub;    /* when the last batch was published */
+	int64_t coalesce;    /* least time between two publications */
 	struct lat *lats;
 	size_t nlats, caplats;
 	ds_k8s_client_metrics_t m;
@@ -323,11 +324,12 @@ static void mark_synced(client_t *c)
 	atomic_store(&c->k->synced, true);
 	const ds_k8s_view_t *v = ds_k8s_store_view(c->k->store);
 	ds_plog(DS_LOG_INFO, "kubernetes",
-		"Synced with the Kubernetes API: %llu services, %llu EndpointSlices (%llu ready "
-		"addresses), %llu namespaces, %llu pods; view %.1f MB",
-		(unsigned long long)v->nsvc, (unsigned long long)v->nslice,
-		(unsigned long long)v->naddr, (unsigned long long)v->nns, (unsigned long long)v->npod,
-		(double)(v->bytes + ds_k8s_store_index_bytes(c->k->store)) / 1e6);
+	        "Synced with the Kubernetes API: %llu services, %llu EndpointSlices (%llu ready "
+	        "addresses), %llu namespaces, %llu pods; view %.1f MB",
+	        (unsigned long long)v->nsvc, (unsigned long long)v->nslice,
+	        (unsigned long long)v->naddr, (unsigned long long)v->nns,
+	        (unsigned long long)v->npod,
+	        (double)(v->bytes + ds_k8s_store_index_bytes(c->k->store)) / 1e6);
 }
 
 static void publish(client_t *c)
@@ -429,14 +431,15 @@ static void on_object(void *arg, int what, const char *obj, size_t len)
 				r->relist = true;
 			} else {
 				r->abort_err = true;
-				res_log(r, "Failed to watch %s: %s", r->what, msg ? msg : "error event");
+				res_log(r, "Failed to watch %s: %s", r->what,
+				        msg ? msg : "error event");
 			}
 		} else {
 			set_rv(r, o);
 			r->events++;
 			if (strcmp(type, "BOOKMARK") != 0) {
-				ds_k8s_apply(k->store, &k->objopts, r->kind, !strcmp(type, "DELETED"), o,
-					     on_latency, c, NULL);
+				ds_k8s_apply(k->store, &k->objopts, r->kind,
+				             !strcmp(type, "DELETED"), o, on_latency, c, NULL);
 				stat_add(c, &c->st.events, 1);
 				changed(c);
 			}
@@ -610,7 +613,7 @@ static void start(res_t *r)
 			r->cont = NULL;
 		}
 		o = (size_t)snprintf(r->url, sizeof(r->url), "%s%s?limit=%d", c->k->conn.server,
-				     r->path, PAGE_LIMIT);
+		                     r->path, PAGE_LIMIT);
 		if (r->cont) {
 			char enc[4096];
 			urlenc(enc, sizeof(enc), r->cont);
@@ -624,9 +627,9 @@ static void start(res_t *r)
 		/* 300 to 600 s, as client-go spreads its watches */
 		long t = 300 + (long)ds_rand_below(300);
 		o = (size_t)snprintf(r->url, sizeof(r->url),
-				     "%s%s?allowWatchBookmarks=true&resourceVersion=%s&"
-				     "timeoutSeconds=%ld&watch=true",
-				     c->k->conn.server, r->path, enc, t);
+		                     "%s%s?allowWatchBookmarks=true&resourceVersion=%s&"
+		                     "timeoutSeconds=%ld&watch=true",
+		                     c->k->conn.server, r->path, enc, t);
 		add_selectors(r, &o);
 		stat_add(c, &c->st.watches, 1);
 	}
@@ -696,7 +699,7 @@ static void finished(res_t *r, CURLcode cc)
 		count_request(r, "<error>");
 	int64_t now = ds_now_ns();
 	bool ok = (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && (r->relist || r->abort_err))) &&
-		  r->code == 200 && !r->js.failed;
+	          r->code == 200 && !r->js.failed;
 	char why[512];
 	if (r->phase == PH_LIST) {
 		if (ok && r->js.depth == 0) {
@@ -742,7 +745,8 @@ static void finished(res_t *r, CURLcode cc)
 	}
 	if (ok && !r->abort_err) {
 		if (r->events == 0 && now - r->started < DS_NS_PER_SEC) {
-			/* a stream that ends at once is an error too (client-go's "very short watch") */
+			/* a stream that ends at once is an error too (client-go's "very short
+			 * watch") */
 			res_log(r, "Failed to watch %s: very short watch", r->what);
 			backoff(r);
 			return;
@@ -851,10 +855,10 @@ int ds_k8s_client_start(ds_k8s_t *k, const ds_k8s_client_metrics_t *m, ds_err_t 
 		int kind;
 		const char *path, *what;
 	} rs[] = {
-		{DS_K8S_K_SVC, "/api/v1/services", "*v1.Service"},
-		{DS_K8S_K_NS, "/api/v1/namespaces", "*v1.Namespace"},
-		{DS_K8S_K_SLICE, "/apis/discovery.k8s.io/v1/endpointslices", "*v1.EndpointSlice"},
-		{DS_K8S_K_POD, "/api/v1/pods", "*v1.Pod"},
+	    {DS_K8S_K_SVC, "/api/v1/services", "*v1.Service"},
+	    {DS_K8S_K_NS, "/api/v1/namespaces", "*v1.Namespace"},
+	    {DS_K8S_K_SLICE, "/apis/discovery.k8s.io/v1/endpointslices", "*v1.EndpointSlice"},
+	    {DS_K8S_K_POD, "/api/v1/pods", "*v1.Pod"},
 	};
 	for (size_t i = 0; i < DS_ARRAY_SIZE(rs); i++) {
 		if (rs[i].kind == DS_K8S_K_SLICE && k->noendpoints)
@@ -868,7 +872,8 @@ int ds_k8s_client_start(ds_k8s_t *k, const ds_k8s_client_metrics_t *m, ds_err_t 
 		r->what = rs[i].what;
 		r->sel = rs[i].kind == DS_K8S_K_NS ? k->ns_labels : k->labels;
 		if (rs[i].kind == DS_K8S_K_POD)
-			r->fields = "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown";
+			r->fields =
+			    "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown";
 	}
 	k->client = (ds_k8s_client_t *)c;
 	if (pthread_create(&c->thread, NULL, run, c) != 0) {

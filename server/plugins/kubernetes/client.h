@@ -32,9 +32,9 @@
 
 /** Metric handles the client records into (created in the control thread). */
 typedef struct ds_k8s_client_metrics {
-	ds_mfam_t *requests;        /**< coredns_kubernetes_rest_client_requests_total */
-	ds_mfam_t *duration;        /**< ..._request_duration_seconds */
-	ds_mfam_t *ratelimit;       /**< ..._rate_limiter_duration_seconds */
+	ds_mfam_t *requests;  /**< coredns_kubernetes_rest_client_requests_total */
+	ds_mfam_t *duration;  /**< ..._request_duration_seconds */
+	ds_mfam_t *ratelimit; /**< ..._rate_limiter_duration_seconds */
 } ds_k8s_client_metrics_t;
 
 /** Start the watcher thread of k (k->conn, k->store set). */
@@ -44,11 +44,11 @@ void ds_k8s_client_stop(ds_k8s_t *k);
 
 /** Counters, for tests. */
 typedef struct ds_k8s_client_stats {
-	uint64_t lists;             /**< LIST requests (pages) */
-	uint64_t watches;           /**< WATCH requests */
-	uint64_t relists;           /**< lists started after the first one */
-	uint64_t errors;            /**< failed requests */
-	uint64_t events;            /**< watch events applied */
+	uint64_t lists;   /**< LIST requests (pages) */
+	uint64_t watches; /**< WATCH requests */
+	uint64_t relists; /**< lists started after the first one */
+	uint64_t errors;  /**< failed requests */
+	uint64_t events;  /**< watch events applied */
 	uint64_t publishes;
 } ds_k8s_client_stats_t;
 

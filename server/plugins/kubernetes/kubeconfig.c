@@ -124,8 +124,8 @@ static int set_server(ds_k8s_conn_t *c, const char *url, ds_err_t *err, const ch
 	char *u;
 	if (strstr(url, "://")) {
 		if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-			return ds_errf(err, DS_EINVAL, "%s: unsupported scheme in '%s' (http or https)",
-				       what, url);
+			return ds_errf(err, DS_EINVAL,
+			               "%s: unsupported scheme in '%s' (http or https)", what, url);
 		u = strdup(url);
 	} else if (asprintf(&u, "https://%s", url) < 0) {
 		u = NULL;
@@ -148,7 +148,7 @@ static int readable(const char *path, ds_err_t *err, const char *what, const cha
 }
 
 int ds_k8s_conn_endpoint(ds_k8s_conn_t *c, const char *url, const char *cert, const char *key,
-			 const char *ca, ds_err_t *err)
+                         const char *ca, ds_err_t *err)
 {
 	memset(c, 0, sizeof(*c));
 	int rc = DS_ENOMEM;
@@ -257,12 +257,12 @@ static int kc_file(kc_t *k, yaml_node_t *m, const char *field, const char *owner
 		return DS_ENOMEM;
 	if (access(*out, R_OK) != 0)
 		return ds_errf(k->err, DS_EINVAL, "kubeconfig %s: %s: %s %s: %s", k->path, owner,
-			       field, *out, strerror(errno));
+		               field, *out, strerror(errno));
 	return DS_OK;
 }
 
 static int kc_data(kc_t *k, yaml_node_t *m, const char *field, const char *owner, uint8_t **out,
-		   size_t *len)
+                   size_t *len)
 {
 	char *v = sval(map_get(k, m, field));
 	if (!v)
@@ -270,13 +270,12 @@ static int kc_data(kc_t *k, yaml_node_t *m, const char *field, const char *owner
 	int rc = ds_k8s_base64(v, out, len);
 	free(v);
 	if (rc == DS_EINVAL)
-		return ds_errf(k->err, DS_EINVAL, "kubeconfig %s: %s: invalid base64 in %s", k->path,
-			       owner, field);
+		return ds_errf(k->err, DS_EINVAL, "kubeconfig %s: %s: invalid base64 in %s",
+		               k->path, owner, field);
 	return rc;
 }
 
-int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *context,
-			   ds_err_t *err)
+int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *context, ds_err_t *err)
 {
 	memset(c, 0, sizeof(*c));
 	kc_t k = {.path = path, .err = err};
@@ -287,7 +286,8 @@ int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *conte
 	int rc;
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return ds_errf(err, DS_EINVAL, "kubeconfig %s: cannot read: %s", path, strerror(errno));
+		return ds_errf(err, DS_EINVAL, "kubeconfig %s: cannot read: %s", path,
+		               strerror(errno));
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(k.dir, sizeof(k.dir), "%s", dirname(tmp));
@@ -295,7 +295,7 @@ int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *conte
 	yaml_parser_set_input_file(&parser, f);
 	if (!yaml_parser_load(&parser, &k.doc)) {
 		rc = ds_errf(err, DS_EINVAL, "kubeconfig %s:%zu: not valid YAML: %s", path,
-			     parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
+		             parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
 		yaml_parser_delete(&parser);
 		fclose(f);
 		return rc;
@@ -305,34 +305,34 @@ int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *conte
 	fclose(f);
 	yaml_node_t *root = yaml_document_get_root_node(&k.doc);
 	if (!root || root->type != YAML_MAPPING_NODE) {
-		rc = ds_errf(err, DS_EINVAL, "kubeconfig %s: not a kubeconfig (no mapping at the top)",
-			     path);
+		rc = ds_errf(err, DS_EINVAL,
+		             "kubeconfig %s: not a kubeconfig (no mapping at the top)", path);
 		goto fail;
 	}
 	ctxname = context ? strdup(context) : sval(map_get(&k, root, "current-context"));
 	if (!ctxname) {
 		rc = ds_errf(err, DS_EINVAL,
-			     "kubeconfig %s: current-context is not set and no context was given",
-			     path);
+		             "kubeconfig %s: current-context is not set and no context was given",
+		             path);
 		goto fail;
 	}
 	yaml_node_t *ctx = named(&k, "contexts", "context", ctxname);
 	if (!ctx) {
 		rc = ds_errf(err, DS_EINVAL, "kubeconfig %s: context \"%s\" not found in contexts",
-			     path, ctxname);
+		             path, ctxname);
 		goto fail;
 	}
 	cluster = sval(map_get(&k, ctx, "cluster"));
 	user = sval(map_get(&k, ctx, "user"));
 	if (!cluster) {
-		rc = ds_errf(err, DS_EINVAL, "kubeconfig %s: context \"%s\": cluster is not set", path,
-			     ctxname);
+		rc = ds_errf(err, DS_EINVAL, "kubeconfig %s: context \"%s\": cluster is not set",
+		             path, ctxname);
 		goto fail;
 	}
 	yaml_node_t *cl = named(&k, "clusters", "cluster", cluster);
 	if (!cl) {
 		rc = ds_errf(err, DS_EINVAL, "kubeconfig %s: cluster \"%s\" not found in clusters",
-			     path, cluster);
+		             path, cluster);
 		goto fail;
 	}
 	snprintf(owner, sizeof(owner), "cluster \"%s\"", cluster);
@@ -346,7 +346,8 @@ int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *conte
 	if ((rc = set_server(c, s, err, what)) < 0)
 		goto fail;
 	if ((rc = kc_file(&k, cl, "certificate-authority", owner, &c->ca_file)) < 0 ||
-	    (rc = kc_data(&k, cl, "certificate-authority-data", owner, &c->ca_data, &c->ca_len)) < 0)
+	    (rc = kc_data(&k, cl, "certificate-authority-data", owner, &c->ca_data, &c->ca_len)) <
+	        0)
 		goto fail;
 	free(s);
 	s = sval(map_get(&k, cl, "insecure-skip-tls-verify"));
@@ -355,17 +356,17 @@ int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *conte
 	if (user) {
 		yaml_node_t *u = named(&k, "users", "user", user);
 		if (!u) {
-			rc = ds_errf(err, DS_EINVAL, "kubeconfig %s: user \"%s\" not found in users",
-				     path, user);
+			rc = ds_errf(err, DS_EINVAL,
+			             "kubeconfig %s: user \"%s\" not found in users", path, user);
 			goto fail;
 		}
 		snprintf(owner, sizeof(owner), "user \"%s\"", user);
 		if (map_get(&k, u, "exec") || map_get(&k, u, "auth-provider")) {
 			rc = ds_errf(err, DS_EINVAL,
-				     "kubeconfig %s: %s: exec and auth-provider credential plugins "
-				     "are not supported by dnsurged; use a token, tokenFile or a "
-				     "client certificate",
-				     path, owner);
+			             "kubeconfig %s: %s: exec and auth-provider credential plugins "
+			             "are not supported by dnsurged; use a token, tokenFile or a "
+			             "client certificate",
+			             path, owner);
 			goto fail;
 		}
 		c->token = sval(map_get(&k, u, "token"));
@@ -375,14 +376,14 @@ int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *conte
 		    (rc = kc_file(&k, u, "client-certificate", owner, &c->cert_file)) < 0 ||
 		    (rc = kc_file(&k, u, "client-key", owner, &c->key_file)) < 0 ||
 		    (rc = kc_data(&k, u, "client-certificate-data", owner, &c->cert_data,
-				  &c->cert_len)) < 0 ||
+		                  &c->cert_len)) < 0 ||
 		    (rc = kc_data(&k, u, "client-key-data", owner, &c->key_data, &c->key_len)) < 0)
 			goto fail;
 		if ((c->cert_file || c->cert_data) != (c->key_file || c->key_data)) {
 			rc = ds_errf(err, DS_EINVAL,
-				     "kubeconfig %s: %s: a client certificate needs a client key "
-				     "and the other way round",
-				     path, owner);
+			             "kubeconfig %s: %s: a client certificate needs a client key "
+			             "and the other way round",
+			             path, owner);
 			goto fail;
 		}
 	}
@@ -411,8 +412,8 @@ int ds_k8s_conn_in_cluster(ds_k8s_conn_t *c, ds_err_t *err)
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
 	if (!host || !host[0] || !port || !port[0])
 		return ds_errf(err, DS_EINVAL,
-			       "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST "
-			       "and KUBERNETES_SERVICE_PORT must be defined");
+		               "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST "
+		               "and KUBERNETES_SERVICE_PORT must be defined");
 	char *url;
 	if (asprintf(&url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0)
 		return DS_ENOMEM;
@@ -426,8 +427,9 @@ int ds_k8s_conn_in_cluster(ds_k8s_conn_t *c, ds_err_t *err)
 		goto fail;
 	}
 	if (access(c->token_file, R_OK) != 0) {
-		rc = ds_errf(err, DS_EINVAL, "in-cluster: cannot read the service account token %s: %s",
-			     c->token_file, strerror(errno));
+		rc = ds_errf(err, DS_EINVAL,
+		             "in-cluster: cannot read the service account token %s: %s",
+		             c->token_file, strerror(errno));
 		goto fail;
 	}
 	if (asprintf(&c->ca_file, "%s/ca.crt", ds_k8s_sa_dir) < 0) {
@@ -437,7 +439,7 @@ int ds_k8s_conn_in_cluster(ds_k8s_conn_t *c, ds_err_t *err)
 	if (access(c->ca_file, R_OK) != 0) {
 		/* client-go logs this and carries on with the system's roots */
 		ds_plog(DS_LOG_ERROR, "kubernetes", "Expected to load root CA config from %s: %s",
-			c->ca_file, strerror(errno));
+		        c->ca_file, strerror(errno));
 		free(c->ca_file);
 		c->ca_file = NULL;
 	}

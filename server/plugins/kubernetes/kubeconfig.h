@@ -25,10 +25,10 @@
 #include "lib/common.h"
 
 typedef struct ds_k8s_conn {
-	char *server;          /**< "https://host:port", no trailing slash */
-	char *host;            /**< "host:port": the metrics' host label */
-	char *token;           /**< bearer token, or NULL */
-	char *token_file;      /**< token re-read from here, or NULL */
+	char *server;     /**< "https://host:port", no trailing slash */
+	char *host;       /**< "host:port": the metrics' host label */
+	char *token;      /**< bearer token, or NULL */
+	char *token_file; /**< token re-read from here, or NULL */
 	char *username, *password;
 	char *ca_file;
 	uint8_t *ca_data;
@@ -39,9 +39,9 @@ typedef struct ds_k8s_conn {
 	char *key_file;
 	uint8_t *key_data;
 	size_t key_len;
-	bool insecure;         /**< insecure-skip-tls-verify */
+	bool insecure; /**< insecure-skip-tls-verify */
 	char *tls_server_name;
-	char *origin;          /**< what this came from, for messages ("kubeconfig FILE") */
+	char *origin; /**< what this came from, for messages ("kubeconfig FILE") */
 } ds_k8s_conn_t;
 
 /** Directory of the in-cluster service account files (tests change it). */
@@ -52,14 +52,13 @@ extern const char *ds_k8s_sa_dir;
  * without a scheme is https. Errors: DS_EINVAL with err set.
  */
 int ds_k8s_conn_endpoint(ds_k8s_conn_t *c, const char *url, const char *cert, const char *key,
-			 const char *ca, ds_err_t *err);
+                         const char *ca, ds_err_t *err);
 /**
  * From a kubeconfig file; context NULL = its current-context. Errors name
  * the file and the field: "kubeconfig /x/config: user \"u\": invalid
  * base64 in client-key-data".
  */
-int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *context,
-			   ds_err_t *err);
+int ds_k8s_conn_kubeconfig(ds_k8s_conn_t *c, const char *path, const char *context, ds_err_t *err);
 /** From the service account of the pod we run in. */
 int ds_k8s_conn_in_cluster(ds_k8s_conn_t *c, ds_err_t *err);
 void ds_k8s_conn_free(ds_k8s_conn_t *c);

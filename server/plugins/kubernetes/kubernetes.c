@@ -78,21 +78,20 @@ static void create_metrics(ds_k8s_client_metrics_t *m)
 	static const char *lr[] = {"code", "method", "host"};
 	static const char *lv[] = {"verb", "host"};
 	ds_mfam_t *lat = ds_metrics_family(
-		"coredns_kubernetes_dns_programming_duration_seconds",
-		"Histogram of the time (in seconds) it took to program a dns instance.",
-		DS_M_HISTOGRAM, lk, 1, lat_buckets, 20, 1e-9);
+	    "coredns_kubernetes_dns_programming_duration_seconds",
+	    "Histogram of the time (in seconds) it took to program a dns instance.", DS_M_HISTOGRAM,
+	    lk, 1, lat_buckets, 20, 1e-9);
 	m->requests = ds_metrics_family(
-		"coredns_kubernetes_rest_client_requests_total",
-		"Number of HTTP requests, partitioned by status code, method, and host.", DS_M_COUNTER,
-		lr, 3, NULL, 0, 1);
-	m->duration = ds_metrics_family(
-		"coredns_kubernetes_rest_client_request_duration_seconds",
-		"Request latency in seconds. Broken down by verb and host.", DS_M_HISTOGRAM, lv, 2,
-		def_buckets, 11, 1e-9);
+	    "coredns_kubernetes_rest_client_requests_total",
+	    "Number of HTTP requests, partitioned by status code, method, and host.", DS_M_COUNTER,
+	    lr, 3, NULL, 0, 1);
+	m->duration = ds_metrics_family("coredns_kubernetes_rest_client_request_duration_seconds",
+	                                "Request latency in seconds. Broken down by verb and host.",
+	                                DS_M_HISTOGRAM, lv, 2, def_buckets, 11, 1e-9);
 	m->ratelimit = ds_metrics_family(
-		"coredns_kubernetes_rest_client_rate_limiter_duration_seconds",
-		"Client side rate limiter latency in seconds. Broken down by verb and host.",
-		DS_M_HISTOGRAM, lv, 2, def_buckets, 11, 1e-9);
+	    "coredns_kubernetes_rest_client_rate_limiter_duration_seconds",
+	    "Client side rate limiter latency in seconds. Broken down by verb and host.",
+	    DS_M_HISTOGRAM, lv, 2, def_buckets, 11, 1e-9);
 	ds_k8s_metrics_lock();
 	f_latency = lat;
 	ds_k8s_metrics_unlock();
@@ -103,8 +102,14 @@ static void create_metrics(ds_k8s_client_metrics_t *m)
 static bool zone_is_reverse(const uint8_t *z)
 {
 	/* CoreDNS's IsReverse: below in-addr.arpa. or ip6.arpa., not the apex */
-	static const uint8_t v4[] = "\x07" "in-addr" "\x04" "arpa",
-			     v6[] = "\x03" "ip6" "\x04" "arpa";
+	static const uint8_t v4[] = "\x07"
+	                            "in-addr"
+	                            "\x04"
+	                            "arpa",
+	                     v6[] = "\x03"
+	                            "ip6"
+	                            "\x04"
+	                            "arpa";
 	if (ds_name_labels(z) < 3)
 		return false;
 	const uint8_t *s = ds_name_suffix(z, 2);
@@ -113,7 +118,7 @@ static bool zone_is_reverse(const uint8_t *z)
 
 /* Zones from arguments (CIDRs expand as in server block keys). */
 static int parse_zone_args(ds_args_t *a, const char **args, size_t na, uint8_t (**out)[DS_NAME_MAX],
-			   size_t *n)
+                           size_t *n)
 {
 	uint8_t(*z)[DS_NAME_MAX] = NULL;
 	size_t nz = 0;
@@ -162,7 +167,7 @@ static char *join_args(const char **v, size_t n)
 }
 
 static int parse_selector(ds_args_t *a, const char *opt, const char **v, size_t nv,
-			  ds_k8s_selector_t **out)
+                          ds_k8s_selector_t **out)
 {
 	if (nv == 0)
 		return ds_args_err_argcount(a);
@@ -228,9 +233,9 @@ static int k8s_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 				return ds_args_err_argcount(a);
 			if (nv > 1)
 				ds_plog(DS_LOG_WARNING, "kubernetes",
-					"Multiple endpoints have been deprecated, only the first "
-					"specified endpoint '%s' is used",
-					v[0]);
+				        "Multiple endpoints have been deprecated, only the first "
+				        "specified endpoint '%s' is used",
+				        v[0]);
 			endpoint = v[0];
 			at_endpoint = here;
 		} else if (!strcmp(key, "tls")) {
@@ -247,7 +252,8 @@ static int k8s_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 			if (nv == 0)
 				return ds_args_err_argcount(a);
 			for (size_t i = 0; i < nv && i < 64; i++) {
-				char **nn = realloc(k->namespaces, (k->nnamespaces + 1) * sizeof(*nn));
+				char **nn =
+				    realloc(k->namespaces, (k->nnamespaces + 1) * sizeof(*nn));
 				if (!nn)
 					return DS_ENOMEM;
 				k->namespaces = nn;
@@ -271,9 +277,10 @@ static int k8s_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 			else if (!strcmp(v[0], "verified"))
 				k->pod_mode = DS_K8S_PODS_VERIFIED;
 			else
-				return ds_args_err(a, "wrong value for pods: %s,  must be one of: "
-						      "disabled, verified, insecure",
-						   v[0]);
+				return ds_args_err(a,
+				                   "wrong value for pods: %s,  must be one of: "
+				                   "disabled, verified, insecure",
+				                   v[0]);
 		} else if (!strcmp(key, "endpoint_pod_names")) {
 			if (nv)
 				return ds_args_err_argcount(a);
@@ -283,7 +290,8 @@ static int k8s_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 			if (nv == 0)
 				return ds_args_err_argcount(a);
 			if (ds_parse_int(v[0], -1000000000LL, 1000000000LL, &t) < 0)
-				return ds_args_err(a, "strconv.Atoi: parsing \"%s\": invalid syntax", v[0]);
+				return ds_args_err(
+				    a, "strconv.Atoi: parsing \"%s\": invalid syntax", v[0]);
 			if (t < 0 || t > 3600)
 				return ds_args_err(a, "ttl must be in range [0, 3600]: %lld", t);
 			k->ttl = (uint32_t)t;
@@ -300,13 +308,15 @@ static int k8s_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 				if (!k->fall)
 					return DS_ENOMEM;
 				k->nfall = 1;
-			} else if ((rc = parse_zone_args(a, v, nv < 64 ? nv : 64, &k->fall, &k->nfall)) < 0) {
+			} else if ((rc = parse_zone_args(a, v, nv < 64 ? nv : 64, &k->fall,
+			                                 &k->nfall)) < 0) {
 				return rc;
 			}
 		} else if (!strcmp(key, "ignore")) {
 			if (nv > 0) {
 				if (strcmp(v[0], "empty_service") != 0)
-					return ds_args_err(a, "unable to parse ignore value: '%s'", v[0]);
+					return ds_args_err(a, "unable to parse ignore value: '%s'",
+					                   v[0]);
 				k->ignore_empty = true;
 			}
 		} else if (!strcmp(key, "startup_timeout")) {
@@ -316,7 +326,7 @@ static int k8s_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 			    k->startup_timeout_ns < 0)
 				return ds_args_err(a, "invalid startup_timeout '%s'", v[0]);
 		} else if (!strcmp(key, "apiserver_qps") || !strcmp(key, "apiserver_burst") ||
-			   !strcmp(key, "apiserver_max_inflight")) {
+		           !strcmp(key, "apiserver_max_inflight")) {
 			/* client-side throttling: the watcher makes one request per
 			 * resource at a time, so these limits are accepted and have
 			 * nothing to limit */
@@ -377,12 +387,14 @@ static void local_ips(ds_k8s_t *k)
 		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
 			continue;
 		if (i->ifa_addr->sa_family == AF_INET) {
-			const struct sockaddr_in *s = (const struct sockaddr_in *)(void *)i->ifa_addr;
+			const struct sockaddr_in *s =
+			    (const struct sockaddr_in *)(void *)i->ifa_addr;
 			k->local_fam[k->nlocal] = 4;
 			memset(k->local_ip[k->nlocal], 0, 16);
 			memcpy(k->local_ip[k->nlocal++], &s->sin_addr, 4);
 		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)(void *)i->ifa_addr;
+			const struct sockaddr_in6 *s =
+			    (const struct sockaddr_in6 *)(void *)i->ifa_addr;
 			k->local_fam[k->nlocal] = 6;
 			memcpy(k->local_ip[k->nlocal++], &s->sin6_addr, 16);
 		}
@@ -406,11 +418,13 @@ static int k8s_start(ds_plugin_t *p, ds_err_t *err)
 	while (!atomic_load(&k->synced)) {
 		int64_t now = ds_now_ns();
 		if (now - start >= k->startup_timeout_ns) {
-			ds_plog(DS_LOG_WARNING, "kubernetes", "starting server with unsynced Kubernetes API");
+			ds_plog(DS_LOG_WARNING, "kubernetes",
+			        "starting server with unsynced Kubernetes API");
 			break;
 		}
 		if (now >= next_log) {
-			ds_plog(DS_LOG_INFO, "kubernetes", "waiting for Kubernetes API before starting server");
+			ds_plog(DS_LOG_INFO, "kubernetes",
+			        "waiting for Kubernetes API before starting server");
 			next_log += 500 * DS_NS_PER_MS;
 		}
 		usleep(5000);
@@ -503,15 +517,15 @@ void ds_k8s_test_set_local(ds_k8s_t *k, const uint8_t *fams, const uint8_t (*ips
 }
 
 DS_PLUGIN_DEFINE(kubernetes) = {
-	.abi = DS_PLUGIN_ABI,
-	.name = "kubernetes",
-	.flags = DS_PLUGIN_ONCE,
-	.setup = k8s_setup,
-	.start = k8s_start,
-	.worker_init = k8s_worker_init,
-	.worker_fini = k8s_worker_fini,
-	.serve = ds_k8s_serve,
-	.ready = k8s_ready,
-	.stop = k8s_stop,
-	.teardown = k8s_teardown,
+    .abi = DS_PLUGIN_ABI,
+    .name = "kubernetes",
+    .flags = DS_PLUGIN_ONCE,
+    .setup = k8s_setup,
+    .start = k8s_start,
+    .worker_init = k8s_worker_init,
+    .worker_fini = k8s_worker_fini,
+    .serve = ds_k8s_serve,
+    .ready = k8s_ready,
+    .stop = k8s_stop,
+    .teardown = k8s_teardown,
 };

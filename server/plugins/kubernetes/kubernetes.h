@@ -34,11 +34,11 @@ typedef struct ds_k8s {
 	/* options */
 	uint8_t (*zones)[DS_NAME_MAX];
 	size_t nzones;
-	size_t primary;               /**< first non-reverse zone: PTR targets */
-	bool fall_set;                /**< fallthrough given */
+	size_t primary; /**< first non-reverse zone: PTR targets */
+	bool fall_set;  /**< fallthrough given */
 	uint8_t (*fall)[DS_NAME_MAX];
 	size_t nfall;
-	char **namespaces;            /**< `namespaces`: the only ones exposed */
+	char **namespaces; /**< `namespaces`: the only ones exposed */
 	size_t nnamespaces;
 	int pod_mode;
 	bool endpoint_pod_names;
@@ -48,8 +48,8 @@ typedef struct ds_k8s {
 	int64_t startup_timeout_ns;
 	ds_k8s_selector_t *labels, *ns_labels;
 	ds_k8s_objopts_t objopts;
-	ds_k8s_conn_t conn;           /**< API address and credentials */
-	bool api;                     /**< false: test mode, records come from fixtures */
+	ds_k8s_conn_t conn; /**< API address and credentials */
+	bool api;           /**< false: test mode, records come from fixtures */
 	/* state */
 	ds_k8s_store_t *store;
 	atomic_bool synced;
@@ -69,7 +69,7 @@ typedef struct ds_k8s_seen {
 
 typedef struct ds_k8s_wctx {
 	uint32_t stamp;
-	uint32_t ext_inflight;        /**< ExternalName lookups waiting on this worker */
+	uint32_t ext_inflight; /**< ExternalName lookups waiting on this worker */
 	ds_k8s_seen_t seen[DS_K8S_SEEN_SLOTS];
 } ds_k8s_wctx_t;
 

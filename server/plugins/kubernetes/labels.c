@@ -82,7 +82,8 @@ static bool valid_key(const char *k)
 		return false;
 	for (size_t i = 0; i < plen; i++) {
 		char c = k[i];
-		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-' || c == '.'))
+		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-' ||
+		      c == '.'))
 			return false;
 	}
 	return valid_name(slash + 1, strlen(slash + 1));
@@ -154,7 +155,7 @@ static int parse_req(lex_t *l, req_t *r)
 			r->op = OP_NOTIN;
 		else {
 			int rc = fail(l, "found '%s', expected: '=', '!=', '==', 'in', notin'",
-				      kw[0] ? kw : l->p);
+			              kw[0] ? kw : l->p);
 			free(kw);
 			return rc;
 		}
@@ -178,7 +179,8 @@ static int parse_req(lex_t *l, req_t *r)
 				l->p++;
 				return DS_OK;
 			}
-			return fail(l, "found '%s', expected: ',' or ')'", *l->p ? l->p : "end of string");
+			return fail(l, "found '%s', expected: ',' or ')'",
+			            *l->p ? l->p : "end of string");
 		}
 	}
 	char *v = word(l);
@@ -265,12 +267,24 @@ bool ds_k8s_selector_match(const ds_k8s_selector_t *s, const cJSON *labels)
 		const char *v = cJSON_IsString(lv) ? lv->valuestring : NULL;
 		bool ok;
 		switch (r->op) {
-		case OP_EXISTS: ok = v != NULL; break;
-		case OP_NOTEXISTS: ok = v == NULL; break;
-		case OP_EQ: ok = v && !strcmp(v, r->vals[0]); break;
-		case OP_NE: ok = !v || strcmp(v, r->vals[0]) != 0; break;
-		case OP_IN: ok = v && in_vals(r, v); break;
-		default: ok = !v || !in_vals(r, v); break;
+		case OP_EXISTS:
+			ok = v != NULL;
+			break;
+		case OP_NOTEXISTS:
+			ok = v == NULL;
+			break;
+		case OP_EQ:
+			ok = v && !strcmp(v, r->vals[0]);
+			break;
+		case OP_NE:
+			ok = !v || strcmp(v, r->vals[0]) != 0;
+			break;
+		case OP_IN:
+			ok = v && in_vals(r, v);
+			break;
+		default:
+			ok = !v || !in_vals(r, v);
+			break;
 		}
 		if (!ok)
 			return false;

@@ -102,9 +102,9 @@ static int pack_ports(const cJSON *ports, bool svc, uint8_t **out, size_t *len, 
 		const cJSON *pn = get(p, "port");
 		/* the API's int32; anything else is no port (the -1 of a nil port) */
 		int32_t port = cJSON_IsNumber(pn) && pn->valuedouble >= -2147483648.0 &&
-					       pn->valuedouble <= 2147483647.0
-				       ? (int32_t)pn->valuedouble
-				       : -1;
+		                       pn->valuedouble <= 2147483647.0
+		                   ? (int32_t)pn->valuedouble
+		                   : -1;
 		const char *name = str(p, "name");
 		const char *proto = str(p, "protocol");
 		/* the API server defaults a Service port's protocol to TCP */
@@ -123,7 +123,7 @@ static int pack_ports(const cJSON *ports, bool svc, uint8_t **out, size_t *len, 
 			buf = nb;
 		}
 		used += ds_k8s_port_pack(buf + used, port, proto ? proto : "", pl, name ? name : "",
-					 nl);
+		                         nl);
 		cnt++;
 	}
 	if (cnt == 0)
@@ -135,7 +135,7 @@ static int pack_ports(const cJSON *ports, bool svc, uint8_t **out, size_t *len, 
 }
 
 static int apply_svc(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, const cJSON *obj,
-		     bool *skipped)
+                     bool *skipped)
 {
 	const cJSON *md = get(obj, "metadata"), *spec = get(obj, "spec");
 	char ns[256], name[256];
@@ -166,7 +166,8 @@ static int apply_svc(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, con
 	} else {
 		const cJSON *cips = get(spec, "clusterIPs");
 		const cJSON *first = cJSON_IsArray(cips) ? cJSON_GetArrayItem(cips, 0) : NULL;
-		const char *c0 = cJSON_IsString(first) ? first->valuestring : str(spec, "clusterIP");
+		const char *c0 =
+		    cJSON_IsString(first) ? first->valuestring : str(spec, "clusterIP");
 		if (c0 && !strcmp(c0, "None")) {
 			kind = DS_K8S_HEADLESS;
 		} else if (first) {
@@ -197,7 +198,7 @@ static int apply_svc(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, con
 	if (pack_ports(get(spec, "ports"), true, &ports, &plen, &np) < 0)
 		return DS_ENOMEM;
 	ds_k8s_svc_t *v = ds_k8s_svc_new(kind, fams, (const uint8_t(*)[16])ips, nips, ports, plen,
-					 np, ext_ok ? ext : NULL, ext_is_ip);
+	                                 np, ext_ok ? ext : NULL, ext_is_ip);
 	free(ports);
 	if (!v)
 		return DS_ENOMEM;
@@ -226,7 +227,7 @@ static int bput(bbuf_t *b, const void *d, size_t n)
 }
 
 static void report_latency(ds_k8s_store_t *s, uint64_t svckey, const cJSON *md,
-			   ds_k8s_latency_fn lat, void *arg)
+                           ds_k8s_latency_fn lat, void *arg)
 {
 	if (!lat)
 		return;
@@ -241,7 +242,7 @@ static void report_latency(ds_k8s_store_t *s, uint64_t svckey, const cJSON *md,
 }
 
 static int apply_slice(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, const cJSON *obj,
-		       ds_k8s_latency_fn lat, void *lat_arg, bool *skipped)
+                       ds_k8s_latency_fn lat, void *lat_arg, bool *skipped)
 {
 	const cJSON *md = get(obj, "metadata");
 	char ns[256], name[256], svc[256];
@@ -284,7 +285,9 @@ static int apply_slice(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, c
 			continue; /* ready unset counts as ready */
 		const char *host = str(ep, "hostname");
 		const char *pod = o->endpoint_pod_names ? str(get(ep, "targetRef"), "name") : NULL;
-		const char *nm = host && host[0] ? host : pod && pod[0] && strlen(pod) < 64 ? pod : "";
+		const char *nm = host && host[0]                     ? host
+		                 : pod && pod[0] && strlen(pod) < 64 ? pod
+		                                                     : "";
 		size_t nml = strlen(nm);
 		if (nml > 63)
 			nml = 0; /* not a label: fall back to the dashed IP */
@@ -307,7 +310,7 @@ static int apply_slice(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, c
 		}
 	}
 	ds_k8s_slice_t *sl = ds_k8s_slice_new(key, svckey, (uint8_t)alen, ports, plen, np, addrs.p,
-					      naddr, names.p, names.len);
+	                                      naddr, names.p, names.len);
 	if (!sl) {
 		rc = DS_ENOMEM;
 		goto out;
@@ -326,7 +329,7 @@ out:
 }
 
 static int apply_ns(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, const cJSON *obj,
-		    bool *skipped)
+                    bool *skipped)
 {
 	const cJSON *md = get(obj, "metadata");
 	char ns[256];
@@ -341,7 +344,7 @@ static int apply_ns(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, cons
 }
 
 static int apply_pod(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, const cJSON *obj,
-		     bool *skipped)
+                     bool *skipped)
 {
 	if (!o->pods)
 		return DS_OK;
@@ -359,7 +362,7 @@ static int apply_pod(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, con
 	/* the phases the watch's field selector leaves out, and pods on their way out */
 	if (del || (dts && !cJSON_IsNull(dts)) ||
 	    (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") ||
-		       !strcmp(phase, "Unknown"))) ||
+	               !strcmp(phase, "Unknown"))) ||
 	    !ds_k8s_selector_match(o->labels, get(md, "labels")))
 		return ds_k8s_store_del_pod(s, key);
 	uint8_t ip[16];
@@ -368,8 +371,8 @@ static int apply_pod(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, bool del, con
 	return ds_k8s_store_put_pod(s, key, f == AF_INET ? 4 : f == AF_INET6 ? 6 : 0, ip, ns, nsl);
 }
 
-int ds_k8s_apply(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, int kind, bool del,
-		 const cJSON *obj, ds_k8s_latency_fn lat, void *lat_arg, bool *skipped)
+int ds_k8s_apply(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, int kind, bool del, const cJSON *obj,
+                 ds_k8s_latency_fn lat, void *lat_arg, bool *skipped)
 {
 	bool sk = false;
 	int rc = DS_OK;
@@ -377,11 +380,21 @@ int ds_k8s_apply(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, int kind, bool de
 		sk = true;
 	} else {
 		switch (kind) {
-		case DS_K8S_K_SVC: rc = apply_svc(s, o, del, obj, &sk); break;
-		case DS_K8S_K_SLICE: rc = apply_slice(s, o, del, obj, lat, lat_arg, &sk); break;
-		case DS_K8S_K_NS: rc = apply_ns(s, o, del, obj, &sk); break;
-		case DS_K8S_K_POD: rc = apply_pod(s, o, del, obj, &sk); break;
-		default: sk = true; break;
+		case DS_K8S_K_SVC:
+			rc = apply_svc(s, o, del, obj, &sk);
+			break;
+		case DS_K8S_K_SLICE:
+			rc = apply_slice(s, o, del, obj, lat, lat_arg, &sk);
+			break;
+		case DS_K8S_K_NS:
+			rc = apply_ns(s, o, del, obj, &sk);
+			break;
+		case DS_K8S_K_POD:
+			rc = apply_pod(s, o, del, obj, &sk);
+			break;
+		default:
+			sk = true;
+			break;
 		}
 	}
 	if (skipped)
@@ -389,8 +402,7 @@ int ds_k8s_apply(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, int kind, bool de
 	return rc;
 }
 
-int ds_k8s_load_file(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, const char *path,
-		     ds_err_t *err)
+int ds_k8s_load_file(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, const char *path, ds_err_t *err)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)

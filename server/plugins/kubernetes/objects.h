@@ -25,10 +25,10 @@
 /** What the plugin's options make of API objects. */
 typedef struct ds_k8s_objopts {
 	bool endpoint_pod_names;
-	bool endpoints;                      /**< false with noendpoints: slices ignored */
-	bool pods;                           /**< pods verified: Pods kept */
-	const ds_k8s_selector_t *labels;     /**< Services, EndpointSlices, Pods */
-	const ds_k8s_selector_t *ns_labels;  /**< Namespaces */
+	bool endpoints;                     /**< false with noendpoints: slices ignored */
+	bool pods;                          /**< pods verified: Pods kept */
+	const ds_k8s_selector_t *labels;    /**< Services, EndpointSlices, Pods */
+	const ds_k8s_selector_t *ns_labels; /**< Namespaces */
 } ds_k8s_objopts_t;
 
 /** Service kinds of the programming-latency metric. */
@@ -50,8 +50,8 @@ int ds_k8s_kind_from_str(const char *kind);
  * (DELETED) of kind DS_K8S_K_*. Malformed objects are skipped (return
  * DS_OK; *skipped set if not NULL). lat may be NULL.
  */
-int ds_k8s_apply(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, int kind, bool del,
-		 const cJSON *obj, ds_k8s_latency_fn lat, void *lat_arg, bool *skipped);
+int ds_k8s_apply(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, int kind, bool del, const cJSON *obj,
+                 ds_k8s_latency_fn lat, void *lat_arg, bool *skipped);
 
 /**
  * Load a fixture: a JSON file holding one object, an array of objects or
@@ -59,9 +59,7 @@ int ds_k8s_apply(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, int kind, bool de
  * them as upserts and publishes. Errors (unreadable, not JSON) name the
  * file in err.
  */
-int ds_k8s_load_file(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, const char *path,
-		     ds_err_t *err);
+int ds_k8s_load_file(ds_k8s_store_t *s, const ds_k8s_objopts_t *o, const char *path, ds_err_t *err);
 
 /** Parse an RFC 3339 timestamp ("2024-05-01T10:00:00.123Z") to Unix ns; false if invalid. */
 bool ds_k8s_parse_time(const char *s, int64_t *ns);
-

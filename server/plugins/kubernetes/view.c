@@ -69,7 +69,7 @@ static inline uint64_t nonzero(uint64_t h)
 }
 
 uint64_t ds_k8s_svckey(const ds_k8s_store_t *s, const char *ns, size_t nslen, const char *name,
-		       size_t namelen)
+                       size_t namelen)
 {
 	uint64_t h = hupd(seed_of(s) ^ 0x5356430000000001ULL, ns, nslen, true);
 	h = hupd(h, name, namelen, true);
@@ -84,13 +84,13 @@ uint64_t ds_k8s_nskey(const ds_k8s_store_t *s, const char *ns, size_t nslen)
 
 uint64_t ds_k8s_ipkey(const ds_k8s_store_t *s, int fam, const uint8_t *ip)
 {
-	return nonzero(fmix(hupd(seed_of(s) ^ (fam == 6 ? 0x4950360000000006ULL
-						       : 0x4950340000000004ULL),
-				 ip, fam == 6 ? 16 : 4, false)));
+	return nonzero(
+	    fmix(hupd(seed_of(s) ^ (fam == 6 ? 0x4950360000000006ULL : 0x4950340000000004ULL), ip,
+	              fam == 6 ? 16 : 4, false)));
 }
 
 uint64_t ds_k8s_objkey(const ds_k8s_store_t *s, int kind, const char *ns, size_t nslen,
-		       const char *name, size_t namelen)
+                       const char *name, size_t namelen)
 {
 	uint64_t h = hupd(seed_of(s) ^ (0x4f424a0000000000ULL + (uint64_t)kind), ns, nslen, true);
 	return nonzero(fmix(hupd(h, name, namelen, true)));
@@ -110,7 +110,7 @@ void ds_k8s_port_at(const uint8_t *ports, size_t *off, ds_k8s_port_t *out)
 }
 
 size_t ds_k8s_port_pack(uint8_t *buf, int32_t port, const char *proto, size_t plen,
-			const char *name, size_t nlen)
+                        const char *name, size_t nlen)
 {
 	memcpy(buf, &port, 4);
 	buf[4] = (uint8_t)plen;
@@ -154,8 +154,8 @@ static size_t shard_size(const ds_k8s_shard_t *sh)
 }
 
 ds_k8s_svc_t *ds_k8s_svc_new(uint8_t type, const uint8_t *fams, const uint8_t (*ips)[16],
-			     unsigned nips, const uint8_t *ports, size_t ports_len,
-			     unsigned nports, const uint8_t *ext, bool ext_is_ip)
+                             unsigned nips, const uint8_t *ports, size_t ports_len, unsigned nports,
+                             const uint8_t *ext, bool ext_is_ip)
 {
 	size_t elen = ext ? strlen((const char *)ext) + 1 : 0; /* flat names end in 0 */
 	if (nips > 2 || ports_len > 65535 || nports > 65535 || elen > 255)
@@ -180,10 +180,9 @@ ds_k8s_svc_t *ds_k8s_svc_new(uint8_t type, const uint8_t *fams, const uint8_t (*
 	return v;
 }
 
-ds_k8s_slice_t *ds_k8s_slice_new(uint64_t key, uint64_t svckey, uint8_t alen,
-				 const uint8_t *ports, size_t ports_len, unsigned nports,
-				 const uint8_t *addrs, uint32_t naddr, const uint8_t *names,
-				 size_t names_len)
+ds_k8s_slice_t *ds_k8s_slice_new(uint64_t key, uint64_t svckey, uint8_t alen, const uint8_t *ports,
+                                 size_t ports_len, unsigned nports, const uint8_t *addrs,
+                                 uint32_t naddr, const uint8_t *names, size_t names_len)
 {
 	if (ports_len > 65535 || nports > 65535 || (alen != 4 && alen != 16))
 		return NULL;
@@ -322,18 +321,18 @@ typedef struct pset {
 struct ds_k8s_store {
 	struct ds_k8s_store_pub pub; /* must stay first: readers cast to it */
 	uint64_t seed;
-	ds_k8s_view_t *next;         /* the batch being built, NULL when none */
+	ds_k8s_view_t *next; /* the batch being built, NULL when none */
 	uint64_t dirty[DS_K8S_NTABLES][DS_K8S_SHARDS / 64];
-	void **ret;                  /* what this batch replaced */
+	void **ret; /* what this batch replaced */
 	size_t nret, capret;
 	struct rbatch *rhead, *rtail;
 	size_t nbatches;
-	wmap_t slices;               /* slicekey -> slice blob */
-	wmap_t pods;                 /* podkey -> (ipkey, nskey48 | gen16) */
+	wmap_t slices; /* slicekey -> slice blob */
+	wmap_t pods;   /* podkey -> (ipkey, nskey48 | gen16) */
 	uint32_t gen[DS_K8S_NKINDS];
 	bool serial_touch;
-	int64_t copy_ns;             /* spent copying shards in this batch */
-	pset_t ps_old, ps_new;       /* scratch for reverse-index diffs */
+	int64_t copy_ns;       /* spent copying shards in this batch */
+	pset_t ps_old, ps_new; /* scratch for reverse-index diffs */
 };
 
 static uint64_t seed_of(const ds_k8s_store_t *s)
@@ -506,7 +505,7 @@ static int tab_add(ds_k8s_store_t *s, int t, uint64_t key, uint64_t val)
 /* Pointer to the (private) value of the first entry under key for which
  * match(val, arg) holds, or NULL. */
 static uint64_t *tab_find_w(ds_k8s_store_t *s, int t, uint64_t key,
-			    bool (*match)(uint64_t, const void *), const void *arg)
+                            bool (*match)(uint64_t, const void *), const void *arg)
 {
 	const ds_k8s_view_t *v = rview(s);
 	const ds_k8s_shard_t *sh = v->t[t][key >> (64 - DS_K8S_SHARD_BITS)];
@@ -529,8 +528,8 @@ static uint64_t *tab_find_w(ds_k8s_store_t *s, int t, uint64_t key,
 	return NULL;
 }
 
-static bool tab_del(ds_k8s_store_t *s, int t, uint64_t key,
-		    bool (*match)(uint64_t, const void *), const void *arg)
+static bool tab_del(ds_k8s_store_t *s, int t, uint64_t key, bool (*match)(uint64_t, const void *),
+                    const void *arg)
 {
 	uint64_t *pv = tab_find_w(s, t, key, match, arg);
 	if (!pv)
@@ -551,7 +550,7 @@ static bool match_val(uint64_t v, const void *arg)
 /* ---------------------------------------------------------------- lookups */
 
 static bool svcent_is(const ds_k8s_svcent_t *e, const char *ns, size_t nslen, const char *name,
-		      size_t namelen)
+                      size_t namelen)
 {
 	return e->ns_len == nslen && e->name_len == namelen &&
 	       strncasecmp(ds_k8s_svcent_ns(e), ns, nslen) == 0 &&
@@ -559,7 +558,7 @@ static bool svcent_is(const ds_k8s_svcent_t *e, const char *ns, size_t nslen, co
 }
 
 const ds_k8s_svcent_t *ds_k8s_view_svc(const ds_k8s_view_t *v, uint64_t svckey, const char *ns,
-				       size_t nslen, const char *name, size_t namelen)
+                                       size_t nslen, const char *name, size_t namelen)
 {
 	ds_k8s_iter_t it;
 	uint64_t val;
@@ -654,14 +653,15 @@ static int rev_collect(ds_k8s_store_t *s, const ds_k8s_svcent_t *e, pset_t *out)
 	if (v && v->type == DS_K8S_CLUSTERIP)
 		for (unsigned i = 0; i < v->nips; i++)
 			if (pset_add(out, ds_k8s_ipkey(s, v->fam[i], v->ip[i]),
-				     e->key | DS_K8S_REV_CLUSTER) < 0)
+			             e->key | DS_K8S_REV_CLUSTER) < 0)
 				return DS_ENOMEM;
 	for (unsigned k = 0; k < e->nslices; k++) {
 		const ds_k8s_slice_t *sl = e->slices[k];
 		for (uint32_t i = 0; i < sl->naddr; i++)
-			if (pset_add(out, ds_k8s_ipkey(s, sl->alen == 16 ? 6 : 4,
-						       ds_k8s_slice_addr(sl, i)),
-				     e->key) < 0)
+			if (pset_add(
+			        out,
+			        ds_k8s_ipkey(s, sl->alen == 16 ? 6 : 4, ds_k8s_slice_addr(sl, i)),
+			        e->key) < 0)
 				return DS_ENOMEM;
 	}
 	return DS_OK;
@@ -693,8 +693,8 @@ static int rev_update(ds_k8s_store_t *s, const ds_k8s_svcent_t *o, const ds_k8s_
  * few dozen bytes along.
  */
 static ds_k8s_svcent_t *svcent_new(uint64_t key, const char *ns, size_t nslen, const char *name,
-				   size_t namelen, const ds_k8s_svc_t *svc, uint32_t gen,
-				   const ds_k8s_slice_t *const *slices, size_t n)
+                                   size_t namelen, const ds_k8s_svc_t *svc, uint32_t gen,
+                                   const ds_k8s_slice_t *const *slices, size_t n)
 {
 	if (nslen > 255 || namelen > 255 || n > 65535)
 		return NULL;
@@ -766,7 +766,7 @@ static int svcent_swap(ds_k8s_store_t *s, const ds_k8s_svcent_t *o, ds_k8s_svcen
 }
 
 static const ds_k8s_svcent_t *find_svcent(ds_k8s_store_t *s, uint64_t key, const char *ns,
-					  size_t nslen, const char *name, size_t namelen)
+                                          size_t nslen, const char *name, size_t namelen)
 {
 	return ds_k8s_view_svc(rview(s), key, ns, nslen, name, namelen);
 }
@@ -778,7 +778,7 @@ static bool svc_equal(const ds_k8s_svc_t *a, const ds_k8s_svc_t *b)
 }
 
 int ds_k8s_store_put_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const char *name,
-			 size_t namelen, ds_k8s_svc_t *svc)
+                         size_t namelen, ds_k8s_svc_t *svc)
 {
 	uint64_t key = ds_k8s_svckey(s, ns, nslen, name, namelen);
 	const ds_k8s_svcent_t *o = find_svcent(s, key, ns, nslen, name, namelen);
@@ -789,7 +789,7 @@ int ds_k8s_store_put_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const 
 		return DS_OK;
 	}
 	ds_k8s_svcent_t *n = svcent_new(key, ns, nslen, name, namelen, svc, s->gen[DS_K8S_K_SVC],
-					o ? o->slices : NULL, o ? o->nslices : 0);
+	                                o ? o->slices : NULL, o ? o->nslices : 0);
 	free(svc); /* copied into the entry */
 	if (!n)
 		return DS_ENOMEM;
@@ -803,7 +803,7 @@ int ds_k8s_store_put_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const 
 }
 
 int ds_k8s_store_del_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const char *name,
-			 size_t namelen)
+                         size_t namelen)
 {
 	uint64_t key = ds_k8s_svckey(s, ns, nslen, name, namelen);
 	const ds_k8s_svcent_t *o = find_svcent(s, key, ns, nslen, name, namelen);
@@ -837,7 +837,7 @@ static bool slice_equal(const ds_k8s_slice_t *a, const ds_k8s_slice_t *b)
 
 /* A copy of e's slices with `drop` removed and `add` appended (either NULL). */
 static int slices_edit(const ds_k8s_svcent_t *e, const ds_k8s_slice_t *drop,
-		       const ds_k8s_slice_t *add, const ds_k8s_slice_t ***out, size_t *n)
+                       const ds_k8s_slice_t *add, const ds_k8s_slice_t ***out, size_t *n)
 {
 	size_t have = e ? e->nslices : 0;
 	const ds_k8s_slice_t **v = malloc((have + 1) * sizeof(*v));
@@ -864,8 +864,7 @@ static int slices_edit(const ds_k8s_svcent_t *e, const ds_k8s_slice_t *drop,
 }
 
 /* The service entry under key that holds slice sl (keys may collide). */
-static const ds_k8s_svcent_t *svcent_with(ds_k8s_store_t *s, uint64_t key,
-					  const ds_k8s_slice_t *sl)
+static const ds_k8s_svcent_t *svcent_with(ds_k8s_store_t *s, uint64_t key, const ds_k8s_slice_t *sl)
 {
 	ds_k8s_iter_t it;
 	uint64_t val;
@@ -881,11 +880,11 @@ static const ds_k8s_svcent_t *svcent_with(ds_k8s_store_t *s, uint64_t key,
 
 /* Move a slice out of (drop) and/or into (add) the service entry svckey. */
 static int svcent_slices(ds_k8s_store_t *s, uint64_t svckey, const char *ns, size_t nslen,
-			 const char *svc, size_t svclen, const ds_k8s_slice_t *drop,
-			 const ds_k8s_slice_t *add)
+                         const char *svc, size_t svclen, const ds_k8s_slice_t *drop,
+                         const ds_k8s_slice_t *add)
 {
-	const ds_k8s_svcent_t *o = add ? find_svcent(s, svckey, ns, nslen, svc, svclen)
-				       : svcent_with(s, svckey, drop);
+	const ds_k8s_svcent_t *o =
+	    add ? find_svcent(s, svckey, ns, nslen, svc, svclen) : svcent_with(s, svckey, drop);
 	if (!o && !add)
 		return DS_OK;
 	const ds_k8s_slice_t **v;
@@ -895,8 +894,8 @@ static int svcent_slices(ds_k8s_store_t *s, uint64_t svckey, const char *ns, siz
 	ds_k8s_svcent_t *ne = NULL;
 	if (n || (o && o->svc)) {
 		if (o)
-			ne = svcent_new(svckey, ds_k8s_svcent_ns(o), o->ns_len, ds_k8s_svcent_name(o),
-					o->name_len, o->svc, o->gen, v, n);
+			ne = svcent_new(svckey, ds_k8s_svcent_ns(o), o->ns_len,
+			                ds_k8s_svcent_name(o), o->name_len, o->svc, o->gen, v, n);
 		else
 			ne = svcent_new(svckey, ns, nslen, svc, svclen, NULL, 0, v, n);
 		if (!ne) {
@@ -912,7 +911,7 @@ static int svcent_slices(ds_k8s_store_t *s, uint64_t svckey, const char *ns, siz
 }
 
 int ds_k8s_store_put_slice(ds_k8s_store_t *s, const char *ns, size_t nslen, const char *svc,
-			   size_t svclen, ds_k8s_slice_t *sl, bool *changed)
+                           size_t svclen, ds_k8s_slice_t *sl, bool *changed)
 {
 	*changed = false;
 	sl->gen = s->gen[DS_K8S_K_SLICE];
@@ -1076,7 +1075,7 @@ static void pod_unref(ds_k8s_store_t *s, uint64_t ipk, uint64_t nsv)
 }
 
 int ds_k8s_store_put_pod(ds_k8s_store_t *s, uint64_t podkey, int fam, const uint8_t *ip,
-			 const char *ns, size_t nslen)
+                         const char *ns, size_t nslen)
 {
 	uint64_t nsv = ds_k8s_nskey(s, ns, nslen) & DS_K8S_POD_NSMASK;
 	uint64_t ipk = fam ? ds_k8s_ipkey(s, fam, ip) : 0;
@@ -1145,15 +1144,15 @@ int ds_k8s_store_sweep(ds_k8s_store_t *s, int kind)
 			if (!m->e[i].key)
 				continue;
 			uint32_t have = kind == DS_K8S_K_SLICE
-						? ((ds_k8s_slice_t *)(uintptr_t)m->e[i].a)->gen
-						: (uint32_t)(m->e[i].b & 0xffff);
+			                    ? ((ds_k8s_slice_t *)(uintptr_t)m->e[i].a)->gen
+			                    : (uint32_t)(m->e[i].b & 0xffff);
 			if (have != (kind == DS_K8S_K_SLICE ? g : (g & 0xffff)))
 				PUSH(m->e[i].key);
 		}
 		for (size_t i = 0; i < n && rc == DS_OK; i++) {
 			bool ch;
 			rc = kind == DS_K8S_K_SLICE ? ds_k8s_store_del_slice(s, keys[i], &ch)
-						    : ds_k8s_store_del_pod(s, keys[i]);
+			                            : ds_k8s_store_del_pod(s, keys[i]);
 		}
 		goto out;
 	}
@@ -1167,11 +1166,13 @@ int ds_k8s_store_sweep(ds_k8s_store_t *s, int kind)
 			if (!sh->e[i].key)
 				continue;
 			if (t == DS_K8S_T_SVC) {
-				const ds_k8s_svcent_t *e = (const ds_k8s_svcent_t *)(uintptr_t)sh->e[i].val;
+				const ds_k8s_svcent_t *e =
+				    (const ds_k8s_svcent_t *)(uintptr_t)sh->e[i].val;
 				if (e->svc && e->gen != g)
 					PUSH(sh->e[i].val);
 			} else {
-				const ds_k8s_nsent_t *ne = (const ds_k8s_nsent_t *)(uintptr_t)sh->e[i].val;
+				const ds_k8s_nsent_t *ne =
+				    (const ds_k8s_nsent_t *)(uintptr_t)sh->e[i].val;
 				if (ne->gen != g)
 					PUSH(sh->e[i].val);
 			}
@@ -1312,7 +1313,8 @@ void ds_k8s_store_free(ds_k8s_store_t *s)
 				if (!sh->e[i].key)
 					continue;
 				if (t == DS_K8S_T_SVC) {
-					ds_k8s_svcent_t *e = (ds_k8s_svcent_t *)(uintptr_t)sh->e[i].val;
+					ds_k8s_svcent_t *e =
+					    (ds_k8s_svcent_t *)(uintptr_t)sh->e[i].val;
 					for (unsigned k = 0; k < e->nslices; k++)
 						free((void *)e->slices[k]);
 					free(e);

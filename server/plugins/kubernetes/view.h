@@ -77,7 +77,7 @@ typedef struct ds_k8s_shard {
  * Protocols and names are compared case-insensitively, as CoreDNS does.
  */
 typedef struct ds_k8s_port {
-	int32_t port;         /**< -1: the "no ports" sentinel */
+	int32_t port; /**< -1: the "no ports" sentinel */
 	uint8_t plen, nlen;
 	const char *proto;
 	const char *name;
@@ -85,26 +85,26 @@ typedef struct ds_k8s_port {
 
 /** A Service, immutable once published. */
 typedef struct ds_k8s_svc {
-	uint8_t type;          /**< DS_K8S_CLUSTERIP / HEADLESS / EXTERNAL */
-	uint8_t nips;          /**< usable cluster IPs (dual-stack: 2) */
-	uint8_t fam[2];        /**< 4 or 6 */
+	uint8_t type;   /**< DS_K8S_CLUSTERIP / HEADLESS / EXTERNAL */
+	uint8_t nips;   /**< usable cluster IPs (dual-stack: 2) */
+	uint8_t fam[2]; /**< 4 or 6 */
 	uint8_t ip[2][16];
-	bool ext_is_ip;        /**< ExternalName that is an IP: never answered */
-	uint8_t ext_len;       /**< flat externalName length, 0 = none */
-	uint16_t nports;       /**< ports (the -1 sentinel included) */
-	uint16_t ports_len;    /**< bytes of the packed ports */
-	uint8_t data[];        /**< packed ports, then the flat externalName */
+	bool ext_is_ip;     /**< ExternalName that is an IP: never answered */
+	uint8_t ext_len;    /**< flat externalName length, 0 = none */
+	uint16_t nports;    /**< ports (the -1 sentinel included) */
+	uint16_t ports_len; /**< bytes of the packed ports */
+	uint8_t data[];     /**< packed ports, then the flat externalName */
 } ds_k8s_svc_t;
 
 /** An EndpointSlice reduced to its ready addresses; immutable once published. */
 typedef struct ds_k8s_slice {
-	uint64_t key;          /**< hash of namespace/name (the watcher's handle) */
-	uint64_t svckey;       /**< service it belongs to (kubernetes.io/service-name) */
-	uint32_t gen;          /**< watcher only: list generation it was last seen in */
-	uint32_t naddr;        /**< ready addresses */
-	uint16_t nports;       /**< ports (the -1 sentinel included) */
+	uint64_t key;    /**< hash of namespace/name (the watcher's handle) */
+	uint64_t svckey; /**< service it belongs to (kubernetes.io/service-name) */
+	uint32_t gen;    /**< watcher only: list generation it was last seen in */
+	uint32_t naddr;  /**< ready addresses */
+	uint16_t nports; /**< ports (the -1 sentinel included) */
 	uint16_t ports_len;
-	uint8_t alen;          /**< 4 or 16: one family per slice (addressType) */
+	uint8_t alen; /**< 4 or 16: one family per slice (addressType) */
 	uint8_t pad[3];
 	uint32_t names_len;
 	/**
@@ -117,12 +117,12 @@ typedef struct ds_k8s_slice {
 
 /** What a service name resolves to: the Service (if any) and its slices. */
 typedef struct ds_k8s_svcent {
-	uint64_t key;          /**< svckey */
+	uint64_t key; /**< svckey */
 	/** The entry's own copy of the Service (after the names), or NULL:
 	 * only EndpointSlices exist (PTR still works). */
 	const ds_k8s_svc_t *svc;
-	uint32_t gen;          /**< watcher only: list generation of the Service */
-	uint32_t naddr;        /**< ready addresses over all slices */
+	uint32_t gen;   /**< watcher only: list generation of the Service */
+	uint32_t naddr; /**< ready addresses over all slices */
 	uint16_t nslices;
 	uint8_t ns_len, name_len;
 	const ds_k8s_slice_t *slices[]; /**< then the namespace, then the name */
@@ -131,7 +131,7 @@ typedef struct ds_k8s_svcent {
 /** A Namespace that exists (and matches namespace_labels). */
 typedef struct ds_k8s_nsent {
 	uint64_t key;
-	uint32_t gen;          /**< watcher only */
+	uint32_t gen; /**< watcher only */
 	uint8_t len;
 	char name[];
 } ds_k8s_nsent_t;
@@ -139,11 +139,11 @@ typedef struct ds_k8s_nsent {
 /** A published view. Never changes once readers can see it. */
 typedef struct ds_k8s_view {
 	ds_k8s_shard_t *t[DS_K8S_NTABLES][DS_K8S_SHARDS];
-	uint64_t seq;          /**< publish number */
-	uint32_t serial;       /**< SOA serial: Unix time of the last relevant change */
+	uint64_t seq;    /**< publish number */
+	uint32_t serial; /**< SOA serial: Unix time of the last relevant change */
 	/* sizes, for tests and the memory report */
 	uint64_t nsvc, nslice, naddr, npod, nns;
-	uint64_t bytes;        /**< bytes of blobs and shards this view references */
+	uint64_t bytes; /**< bytes of blobs and shards this view references */
 } ds_k8s_view_t;
 
 typedef struct ds_k8s_store ds_k8s_store_t;
@@ -152,12 +152,12 @@ typedef struct ds_k8s_store ds_k8s_store_t;
 
 /** Keys are seeded 64-bit hashes, never 0; svckeys have the low bit clear. */
 uint64_t ds_k8s_svckey(const ds_k8s_store_t *s, const char *ns, size_t nslen, const char *name,
-		       size_t namelen);
+                       size_t namelen);
 uint64_t ds_k8s_nskey(const ds_k8s_store_t *s, const char *ns, size_t nslen);
 uint64_t ds_k8s_ipkey(const ds_k8s_store_t *s, int fam, const uint8_t *ip);
 /** Handle of a namespaced object of one kind (slices, pods). */
 uint64_t ds_k8s_objkey(const ds_k8s_store_t *s, int kind, const char *ns, size_t nslen,
-		       const char *name, size_t namelen);
+                       const char *name, size_t namelen);
 
 /* ------------------------------------------------------------- readers */
 
@@ -187,22 +187,21 @@ static inline struct ds_k8s_store_pub *ds_k8s_store_pub(ds_k8s_store_t *s)
  * announcement protects both). rid < the nreaders given to the store.
  */
 static inline const ds_k8s_view_t *ds_k8s_view_enter(ds_k8s_store_t *s, unsigned rid,
-						     uint64_t *saved)
+                                                     uint64_t *saved)
 {
 	struct ds_k8s_store_pub *p = ds_k8s_store_pub(s);
 	_Atomic uint64_t *slot = &p->slots[rid].epoch;
 	*saved = atomic_load_explicit(slot, memory_order_relaxed);
 	if (*saved == 0)
 		atomic_store_explicit(slot, atomic_load_explicit(&p->epoch, memory_order_seq_cst),
-				      memory_order_seq_cst);
+		                      memory_order_seq_cst);
 	return atomic_load_explicit(&p->cur, memory_order_seq_cst);
 }
 
 /** Stop reading (pass the value ds_k8s_view_enter() saved). */
 static inline void ds_k8s_view_exit(ds_k8s_store_t *s, unsigned rid, uint64_t saved)
 {
-	atomic_store_explicit(&ds_k8s_store_pub(s)->slots[rid].epoch, saved,
-			      memory_order_release);
+	atomic_store_explicit(&ds_k8s_store_pub(s)->slots[rid].epoch, saved, memory_order_release);
 }
 
 /** Iterate the values stored under key in table t of v. */
@@ -239,7 +238,7 @@ static inline bool ds_k8s_next(ds_k8s_iter_t *it, uint64_t *val)
 
 /** The service entry of namespace/name, or NULL. */
 const ds_k8s_svcent_t *ds_k8s_view_svc(const ds_k8s_view_t *v, uint64_t svckey, const char *ns,
-				       size_t nslen, const char *name, size_t namelen);
+                                       size_t nslen, const char *name, size_t namelen);
 /** The service entry with this key (reverse lookups; no name check), or NULL. */
 const ds_k8s_svcent_t *ds_k8s_view_svc_bykey(const ds_k8s_view_t *v, uint64_t svckey);
 /** Does the Namespace exist in the view? (decided by the seeded 64-bit key) */
@@ -287,19 +286,18 @@ void ds_k8s_store_free(ds_k8s_store_t *s);
  * externalName or NULL. Returns a malloc'd blob or NULL.
  */
 ds_k8s_svc_t *ds_k8s_svc_new(uint8_t type, const uint8_t *fams, const uint8_t (*ips)[16],
-			     unsigned nips, const uint8_t *ports, size_t ports_len,
-			     unsigned nports, const uint8_t *ext, bool ext_is_ip);
+                             unsigned nips, const uint8_t *ports, size_t ports_len, unsigned nports,
+                             const uint8_t *ext, bool ext_is_ip);
 /**
  * Build a slice blob (see ds_k8s_slice_t): ports packed, addrs naddr x
  * alen bytes, names one length byte + bytes per address. NULL on failure.
  */
-ds_k8s_slice_t *ds_k8s_slice_new(uint64_t key, uint64_t svckey, uint8_t alen,
-				 const uint8_t *ports, size_t ports_len, unsigned nports,
-				 const uint8_t *addrs, uint32_t naddr, const uint8_t *names,
-				 size_t names_len);
+ds_k8s_slice_t *ds_k8s_slice_new(uint64_t key, uint64_t svckey, uint8_t alen, const uint8_t *ports,
+                                 size_t ports_len, unsigned nports, const uint8_t *addrs,
+                                 uint32_t naddr, const uint8_t *names, size_t names_len);
 /** Append one port to a packed list (buf must have 6 + plen + nlen bytes). Returns bytes. */
 size_t ds_k8s_port_pack(uint8_t *buf, int32_t port, const char *proto, size_t plen,
-			const char *name, size_t nlen);
+                        const char *name, size_t nlen);
 
 /**
  * Replace or add the Service ns/name (takes ownership of svc, which is
@@ -307,9 +305,9 @@ size_t ds_k8s_port_pack(uint8_t *buf, int32_t port, const char *proto, size_t pl
  * there already makes no change).
  */
 int ds_k8s_store_put_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const char *name,
-			 size_t namelen, ds_k8s_svc_t *svc);
+                         size_t namelen, ds_k8s_svc_t *svc);
 int ds_k8s_store_del_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const char *name,
-			 size_t namelen);
+                         size_t namelen);
 /**
  * Replace or add an EndpointSlice (takes ownership; sl->key and
  * sl->svckey set by the caller; the service names are needed when the
@@ -317,13 +315,13 @@ int ds_k8s_store_del_svc(ds_k8s_store_t *s, const char *ns, size_t nslen, const 
  * *changed tells whether the view content changed.
  */
 int ds_k8s_store_put_slice(ds_k8s_store_t *s, const char *ns, size_t nslen, const char *svc,
-			   size_t svclen, ds_k8s_slice_t *sl, bool *changed);
+                           size_t svclen, ds_k8s_slice_t *sl, bool *changed);
 int ds_k8s_store_del_slice(ds_k8s_store_t *s, uint64_t slicekey, bool *changed);
 int ds_k8s_store_put_ns(ds_k8s_store_t *s, const char *ns, size_t nslen);
 int ds_k8s_store_del_ns(ds_k8s_store_t *s, const char *ns, size_t nslen);
 /** A Pod with an IP (fam 0: no IP yet, which removes it from the table). */
 int ds_k8s_store_put_pod(ds_k8s_store_t *s, uint64_t podkey, int fam, const uint8_t *ip,
-			 const char *ns, size_t nslen);
+                         const char *ns, size_t nslen);
 int ds_k8s_store_del_pod(ds_k8s_store_t *s, uint64_t podkey);
 
 /** The service entry a Service or slice of this key belongs to, in the batch being built. */

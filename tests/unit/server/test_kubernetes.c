@@ -34,9 +34,9 @@ static ds_th_t *mk(bool synced, const char *fmt, ...)
 	vsnprintf(opts, sizeof(opts), fmt, ap);
 	va_end(ap);
 	snprintf(cf, sizeof(cf),
-		 ".:53 {\n kubernetes cluster.local in-addr.arpa ip6.arpa {\n%s\n }\n"
-		 " forward . 127.0.0.1:%d\n}\n",
-		 opts, up->port);
+	         ".:53 {\n kubernetes cluster.local in-addr.arpa ip6.arpa {\n%s\n }\n"
+	         " forward . 127.0.0.1:%d\n}\n",
+	         opts, up->port);
 	ds_k8s_test_noapi = true;
 	ds_err_t err = {{0}};
 	ds_th_t *t = ds_th_new(cf, &err);
@@ -208,9 +208,10 @@ static void test_srv(void **st)
 	q(t, "_http._tcp.svc1.testns.svc.cluster.local.", "SRV", &r);
 	assert_int_equal(r.an, 1);
 	assert_true(ds_th_has(&r, "_http._tcp.svc1.testns.svc.cluster.local.\t5\tIN\tSRV\t0 100 80 "
-				  "svc1.testns.svc.cluster.local."));
+	                          "svc1.testns.svc.cluster.local."));
 	assert_int_equal(r.ar, 1);
-	assert_true(sec_has(&r, "ADDITIONAL", "svc1.testns.svc.cluster.local.\t5\tIN\tA\t10.0.0.1"));
+	assert_true(
+	    sec_has(&r, "ADDITIONAL", "svc1.testns.svc.cluster.local.\t5\tIN\tA\t10.0.0.1"));
 	/* the underscores are optional */
 	q(t, "http.tcp.svc1.testns.svc.cluster.local.", "SRV", &r);
 	assert_int_equal(r.an, 1);
@@ -242,7 +243,8 @@ static void test_srv(void **st)
 	assert_true(ds_th_has(&r, "SRV\t0 25 80 10-2-0-2.hdls1.testns.svc.cluster.local."));
 	assert_true(ds_th_has(&r, "SRV\t0 25 80 fd00-2--1.hdls1.testns.svc.cluster.local."));
 	assert_int_equal(r.ar, 4);
-	assert_true(sec_has(&r, "ADDITIONAL", "ep1.hdls1.testns.svc.cluster.local.\t5\tIN\tA\t10.2.0.1"));
+	assert_true(
+	    sec_has(&r, "ADDITIONAL", "ep1.hdls1.testns.svc.cluster.local.\t5\tIN\tA\t10.2.0.1"));
 	assert_true(sec_has(&r, "ADDITIONAL", "\tAAAA\tfd00:2::1"));
 	/* three candidates sharing one target: one record of weight 33, two addresses */
 	q(t, "hdls2.testns.svc.cluster.local.", "SRV", &r);
@@ -294,7 +296,8 @@ static void test_ptr(void **st)
 	ds_th_res_t r;
 	q(t, "1.0.0.10.in-addr.arpa.", "PTR", &r);
 	assert_int_equal(r.an, 1);
-	assert_true(ds_th_has(&r, "1.0.0.10.in-addr.arpa.\t5\tIN\tPTR\tsvc1.testns.svc.cluster.local."));
+	assert_true(
+	    ds_th_has(&r, "1.0.0.10.in-addr.arpa.\t5\tIN\tPTR\tsvc1.testns.svc.cluster.local."));
 	q(t, "1.1.0.10.in-addr.arpa.", "PTR", &r);
 	assert_true(ds_th_has(&r, "PTR\tweb.other.svc.cluster.local."));
 	/* an endpoint of a ClusterIP service */
@@ -314,7 +317,8 @@ static void test_ptr(void **st)
 	q(t, "1.0.9.10.in-addr.arpa.", "PTR", &r);
 	assert_true(ds_th_has(&r, "PTR\tspook.ghost.testns.svc.cluster.local."));
 	/* IPv6 cluster IP fd00::1 */
-	q(t, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", "PTR", &r);
+	q(t, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", "PTR",
+	  &r);
 	assert_int_equal(r.an, 1);
 	assert_true(ds_th_has(&r, "PTR\tsvc6.testns.svc.cluster.local."));
 	/* not a cluster address: fallthrough for the reverse zones goes on to forward */
@@ -327,8 +331,9 @@ static void test_ptr(void **st)
 	ds_k8s_test_noapi = true;
 	ds_err_t err = {{0}};
 	char cf[512];
-	snprintf(cf, sizeof(cf), ".:53 {\n kubernetes cluster.local in-addr.arpa\n forward . 127.0.0.1:%d\n}\n",
-		 up->port);
+	snprintf(cf, sizeof(cf),
+	         ".:53 {\n kubernetes cluster.local in-addr.arpa\n forward . 127.0.0.1:%d\n}\n",
+	         up->port);
 	t = ds_th_new(cf, &err);
 	assert_non_null(t);
 	ds_k8s_t *k = ds_k8s_test_instance(ds_th_gen(t));
@@ -336,8 +341,9 @@ static void test_ptr(void **st)
 	ds_k8s_test_set_synced(k, true);
 	nx(t, "9.9.9.9.in-addr.arpa.", "PTR");
 	q(t, "9.9.9.9.in-addr.arpa.", "PTR", &r);
-	assert_true(sec_has(&r, "AUTHORITY", "in-addr.arpa.\t5\tIN\tSOA\tns.dns.in-addr.arpa. "
-					   "hostmaster.in-addr.arpa."));
+	assert_true(sec_has(&r, "AUTHORITY",
+	                    "in-addr.arpa.\t5\tIN\tSOA\tns.dns.in-addr.arpa. "
+	                    "hostmaster.in-addr.arpa."));
 	/* names in a reverse zone that are not addresses */
 	nx(t, "foo.in-addr.arpa.", "PTR");
 	nodata(t, "in-addr.arpa.", "PTR");
@@ -491,15 +497,17 @@ static void test_soa_apex(void **st)
 	const char *s = strstr(r.text, "SOA\tns.dns.cluster.local. hostmaster.cluster.local. ");
 	assert_non_null(s);
 	assert_true(ds_th_has(&r, "cluster.local.\t5\tIN\tSOA\tns.dns.cluster.local. "
-				  "hostmaster.cluster.local."));
-	assert_int_equal(sscanf(strchr(s, ' ') + 1 + strlen("hostmaster.cluster.local."), "%u", &serial), 1);
+	                          "hostmaster.cluster.local."));
+	assert_int_equal(
+	    sscanf(strchr(s, ' ') + 1 + strlen("hostmaster.cluster.local."), "%u", &serial), 1);
 	/* the serial is the Unix time of the last change */
 	assert_true(serial + 60 >= (unsigned)now && serial <= (unsigned)now + 1);
 	assert_true(ds_th_has(&r, " 7200 1800 86400 5"));
 	/* the SOA of a negative answer: the zone as the client spelled it */
 	q(t, "nosuch.testns.svc.Cluster.Local.", "A", &r);
-	assert_true(sec_has(&r, "AUTHORITY", "Cluster.Local.\t5\tIN\tSOA\tns.dns.Cluster.Local. "
-					   "hostmaster.Cluster.Local."));
+	assert_true(sec_has(&r, "AUTHORITY",
+	                    "Cluster.Local.\t5\tIN\tSOA\tns.dns.Cluster.Local. "
+	                    "hostmaster.Cluster.Local."));
 	ds_th_free(t);
 	/* TTL: min(ttl, 300), MINIMUM = ttl */
 	t = mk(true, "ttl 600");
@@ -520,8 +528,10 @@ static void test_apex_ns(void **st)
 	ds_k8s_test_set_local(k, fam, (const uint8_t(*)[16])ip, 1);
 	q(t, "cluster.local.", "NS", &r);
 	assert_int_equal(r.an, 1);
-	assert_true(ds_th_has(&r, "cluster.local.\t5\tIN\tNS\tkube-dns.kube-system.svc.cluster.local."));
-	assert_true(sec_has(&r, "ADDITIONAL", "kube-dns.kube-system.svc.cluster.local.\t5\tIN\tA\t10.96.0.10"));
+	assert_true(
+	    ds_th_has(&r, "cluster.local.\t5\tIN\tNS\tkube-dns.kube-system.svc.cluster.local."));
+	assert_true(sec_has(&r, "ADDITIONAL",
+	                    "kube-dns.kube-system.svc.cluster.local.\t5\tIN\tA\t10.96.0.10"));
 	/* an address that is no endpoint: ns.dns.<zone> with that address */
 	uint8_t ip2[1][16] = {{192, 0, 2, 1}};
 	ds_k8s_test_set_local(k, fam, (const uint8_t(*)[16])ip2, 1);
@@ -690,7 +700,6 @@ static void test_udp_truncation(void **st)
 	ds_th_free(t);
 }
 
-
 /* ------------------------------------------------------------ benchmark */
 
 /* Run only with DS_K8S_BENCH=1 (it takes seconds and prints numbers). */
@@ -742,9 +751,11 @@ static void synth_cluster(ds_k8s_t *k, int nsvc, int nns, int *npods)
 		char ip[32];
 		snprintf(ip, sizeof(ip), "10.%d.%d.%d", 96 + i / 65536, (i / 256) % 256, i % 256);
 		snprintf(buf, sizeof(buf),
-			 "{\"metadata\":{\"name\":\"svc-%d\",\"namespace\":\"ns-%d\"},\"spec\":{\"clusterIP\":\"%s\","
-			 "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"},{\"port\":8080}]}}",
-			 i, i % nns, headless ? "None" : ip);
+		         "{\"metadata\":{\"name\":\"svc-%d\",\"namespace\":\"ns-%d\"},\"spec\":{"
+		         "\"clusterIP\":\"%s\","
+		         "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"},{"
+		         "\"port\":8080}]}}",
+		         i, i % nns, headless ? "None" : ip);
 		cJSON *o = cJSON_Parse(buf);
 		ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_SVC, false, o, NULL, NULL, NULL);
 		cJSON_Delete(o);
@@ -771,12 +782,15 @@ static void synth_cluster(ds_k8s_t *k, int nsvc, int nns, int *npods)
 				cJSON *ep = cJSON_CreateObject();
 				cJSON *ad = cJSON_AddArrayToObject(ep, "addresses");
 				char pip[32], pname[64];
-				snprintf(pip, sizeof(pip), "10.%d.%d.%d", 244 + pod / 65536, (pod / 256) % 256,
-					 pod % 256);
+				snprintf(pip, sizeof(pip), "10.%d.%d.%d", 244 + pod / 65536,
+				         (pod / 256) % 256, pod % 256);
 				cJSON_AddItemToArray(ad, cJSON_CreateString(pip));
-				cJSON_AddBoolToObject(cJSON_AddObjectToObject(ep, "conditions"), "ready", true);
-				snprintf(pname, sizeof(pname), "svc-%d-7d9f8b6c5-%05x", i, pod & 0xfffff);
-				cJSON_AddStringToObject(cJSON_AddObjectToObject(ep, "targetRef"), "name", pname);
+				cJSON_AddBoolToObject(cJSON_AddObjectToObject(ep, "conditions"),
+				                      "ready", true);
+				snprintf(pname, sizeof(pname), "svc-%d-7d9f8b6c5-%05x", i,
+				         pod & 0xfffff);
+				cJSON_AddStringToObject(cJSON_AddObjectToObject(ep, "targetRef"),
+				                        "name", pname);
 				cJSON_AddItemToArray(eps, ep);
 				cJSON *po = cJSON_CreateObject();
 				cJSON *pm = cJSON_AddObjectToObject(po, "metadata");
@@ -786,10 +800,12 @@ static void synth_cluster(ds_k8s_t *k, int nsvc, int nns, int *npods)
 				cJSON *ps = cJSON_AddObjectToObject(po, "status");
 				cJSON_AddStringToObject(ps, "phase", "Running");
 				cJSON_AddStringToObject(ps, "podIP", pip);
-				ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_POD, false, po, NULL, NULL, NULL);
+				ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_POD, false, po, NULL,
+				             NULL, NULL);
 				cJSON_Delete(po);
 			}
-			ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_SLICE, false, sl, NULL, NULL, NULL);
+			ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_SLICE, false, sl, NULL, NULL,
+			             NULL);
 			cJSON_Delete(sl);
 		}
 		/* the watcher publishes as it goes; so does this */
@@ -804,9 +820,9 @@ static ds_th_t *bench_server(const char *chain)
 {
 	char cf[1024];
 	snprintf(cf, sizeof(cf),
-		 ".:53 {\n%s\n kubernetes cluster.local in-addr.arpa {\n  pods verified\n"
-		 "  endpoint_pod_names\n }\n}\n",
-		 chain);
+	         ".:53 {\n%s\n kubernetes cluster.local in-addr.arpa {\n  pods verified\n"
+	         "  endpoint_pod_names\n }\n}\n",
+	         chain);
 	ds_k8s_test_noapi = true;
 	ds_err_t err = {{0}};
 	ds_th_t *t = ds_th_new(cf, &err);
@@ -817,7 +833,7 @@ static ds_th_t *bench_server(const char *chain)
 
 /* ns per query through the chain (parse, plugins, finalize; no sockets). */
 static double chain_cost(ds_th_t *t, uint8_t (*reqs)[300], const size_t *lens, size_t nreq,
-			 size_t iters, unsigned *rcodes)
+                         size_t iters, unsigned *rcodes)
 {
 	ds_worker_t *w = &ds_workers[0];
 	const ds_listen_t *l = &ds_th_gen(t)->listens[0];
@@ -865,15 +881,17 @@ static void test_bench(void **st)
 	long rss2 = rss_kb("VmRSS:");
 	size_t idx = ds_k8s_store_index_bytes(k->store);
 	uint64_t objs = v->nsvc + v->naddr + v->npod;
-	print_message("cluster: %llu services, %llu slices, %llu endpoints, %llu pods, %llu namespaces "
-		      "(built in %.2f s)\n",
-		      (unsigned long long)v->nsvc, (unsigned long long)v->nslice,
-		      (unsigned long long)v->naddr, (unsigned long long)v->npod,
-		      (unsigned long long)v->nns, build_s);
-	print_message("view %.1f MB + watcher index %.1f MB = %.1f B per object (services+endpoints+pods); "
-		      "RSS +%.1f MB = %.1f B per object\n",
-		      (double)v->bytes / 1e6, (double)idx / 1e6, (double)(v->bytes + idx) / (double)objs,
-		      (double)(rss2 - rss1) / 1024, (double)(rss2 - rss1) * 1024 / (double)objs);
+	print_message(
+	    "cluster: %llu services, %llu slices, %llu endpoints, %llu pods, %llu namespaces "
+	    "(built in %.2f s)\n",
+	    (unsigned long long)v->nsvc, (unsigned long long)v->nslice,
+	    (unsigned long long)v->naddr, (unsigned long long)v->npod, (unsigned long long)v->nns,
+	    build_s);
+	print_message(
+	    "view %.1f MB + watcher index %.1f MB = %.1f B per object (services+endpoints+pods); "
+	    "RSS +%.1f MB = %.1f B per object\n",
+	    (double)v->bytes / 1e6, (double)idx / 1e6, (double)(v->bytes + idx) / (double)objs,
+	    (double)(rss2 - rss1) / 1024, (double)(rss2 - rss1) * 1024 / (double)objs);
 	/* a full relist of everything: same content, so no new records */
 	long hwm0 = rss_kb("VmHWM:");
 	for (int kind = 0; kind < DS_K8S_NKINDS; kind++)
@@ -885,9 +903,10 @@ static void test_bench(void **st)
 		ds_k8s_store_sweep(k->store, kind);
 	ds_k8s_store_publish(k->store);
 	v = ds_k8s_store_view(k->store);
-	print_message("relist of everything: %.2f s, view %.1f MB, peak RSS %+.1f MB, %llu services left\n",
-		      (double)(ds_now_ns() - t0) / 1e9, (double)v->bytes / 1e6,
-		      (double)(rss_kb("VmHWM:") - hwm0) / 1024, (unsigned long long)v->nsvc);
+	print_message(
+	    "relist of everything: %.2f s, view %.1f MB, peak RSS %+.1f MB, %llu services left\n",
+	    (double)(ds_now_ns() - t0) / 1e9, (double)v->bytes / 1e6,
+	    (double)(rss_kb("VmHWM:") - hwm0) / 1024, (unsigned long long)v->nsvc);
 	assert_int_equal(v->nsvc, nsvc);
 	assert_true(v->bytes + idx < 64u * 1000 * 1000);
 	/* churn: one endpoint of one slice flips, then a publication, 2000 times */
@@ -897,11 +916,11 @@ static void test_bench(void **st)
 		int s = 1 + (i * 7) % (nsvc - 1);
 		char sl[1024];
 		snprintf(sl, sizeof(sl),
-			 "{\"metadata\":{\"name\":\"svc-%d-x0\",\"namespace\":\"ns-%d\",\"labels\":"
-			 "{\"kubernetes.io/service-name\":\"svc-%d\"}},\"addressType\":\"IPv4\","
-			 "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"}],"
-			 "\"endpoints\":[{\"addresses\":[\"10.250.%d.%d\"]}]}",
-			 s, s % nns, s, (i / 256) % 256, i % 256);
+		         "{\"metadata\":{\"name\":\"svc-%d-x0\",\"namespace\":\"ns-%d\",\"labels\":"
+		         "{\"kubernetes.io/service-name\":\"svc-%d\"}},\"addressType\":\"IPv4\","
+		         "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"}],"
+		         "\"endpoints\":[{\"addresses\":[\"10.250.%d.%d\"]}]}",
+		         s, s % nns, s, (i / 256) % 256, i % 256);
 		cJSON *o = cJSON_Parse(sl);
 		ds_k8s_apply(k->store, &k->objopts, DS_K8S_K_SLICE, false, o, NULL, NULL, NULL);
 		cJSON_Delete(o);
@@ -910,7 +929,7 @@ static void test_bench(void **st)
 		pub += cpu_ns() - p0;
 	}
 	print_message("slice update + publication: %.1f us CPU each (publication alone %.1f us)\n",
-		      (double)(cpu_ns() - t0) / 2000 / 1e3, (double)pub / 2000 / 1e3);
+	              (double)(cpu_ns() - t0) / 2000 / 1e3, (double)pub / 2000 / 1e3);
 	assert_true((v->bytes + idx) / objs <= 250);
 
 	/* query cost: random ClusterIP names, vs the same through a cache hit */
@@ -946,10 +965,11 @@ static void test_bench(void **st)
 	memset(rc, 0, sizeof(rc));
 	double who = chain_cost(t, reqs, lens, NREQ, iters, rc);
 	ds_th_free(t);
-	print_message("CPU per query through the chain (UDP, no sockets), 4096 names: kubernetes "
-		      "answer %.0f ns, cache hit %.0f ns (ratio %.2f); 64 hot names: %.0f vs %.0f ns "
-		      "(ratio %.2f); whoami %.0f ns\n",
-		      k8s, hit, k8s / hit, k8s_hot, hit_hot, k8s_hot / hit_hot, who);
+	print_message(
+	    "CPU per query through the chain (UDP, no sockets), 4096 names: kubernetes "
+	    "answer %.0f ns, cache hit %.0f ns (ratio %.2f); 64 hot names: %.0f vs %.0f ns "
+	    "(ratio %.2f); whoami %.0f ns\n",
+	    k8s, hit, k8s / hit, k8s_hot, hit_hot, k8s_hot / hit_hot, who);
 	(void)rss0;
 }
 
@@ -976,7 +996,8 @@ static void test_big_answers(void **st)
 	assert_true(r.flags & DS_FLAG_TC);
 	assert_true(r.len <= 512);
 	assert_true(r.an > 10 && r.an < 280);
-	assert_int_equal(ds_th_query(t, "many.big.svc.cluster.local.", "SRV", DS_TH_EDNS, 2000, &r), 0);
+	assert_int_equal(ds_th_query(t, "many.big.svc.cluster.local.", "SRV", DS_TH_EDNS, 2000, &r),
+	                 0);
 	assert_true(r.flags & DS_FLAG_TC);
 	assert_true(r.len <= 1232);
 	ds_th_free(t);
@@ -987,7 +1008,8 @@ static void test_externalname_cached(void **st)
 	/* the target's answer comes from cache, inside the sub-query */
 	char cf[512];
 	snprintf(cf, sizeof(cf),
-		 ".:53 {\n cache 60\n kubernetes cluster.local\n forward . 127.0.0.1:%d\n}\n", up->port);
+	         ".:53 {\n cache 60\n kubernetes cluster.local\n forward . 127.0.0.1:%d\n}\n",
+	         up->port);
 	ds_k8s_test_noapi = true;
 	ds_err_t err = {{0}};
 	ds_th_t *t = ds_th_new(cf, &err);
@@ -1025,30 +1047,30 @@ static int teardown(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_clusterip_a),
-		cmocka_unit_test(test_dual_stack),
-		cmocka_unit_test(test_headless),
-		cmocka_unit_test(test_endpoint_pod_names),
-		cmocka_unit_test(test_srv),
-		cmocka_unit_test(test_externalname),
-		cmocka_unit_test(test_ptr),
-		cmocka_unit_test(test_ptr_fallthrough_default),
-		cmocka_unit_test(test_pods),
-		cmocka_unit_test(test_namespaces_labels),
-		cmocka_unit_test(test_nxdomain_nodata),
-		cmocka_unit_test(test_soa_apex),
-		cmocka_unit_test(test_apex_ns),
-		cmocka_unit_test(test_dns_version),
-		cmocka_unit_test(test_ignore_empty_service),
-		cmocka_unit_test(test_servfail_before_sync),
-		cmocka_unit_test(test_ready),
-		cmocka_unit_test(test_ttl),
-		cmocka_unit_test(test_noendpoints),
-		cmocka_unit_test(test_updates),
-		cmocka_unit_test(test_udp_truncation),
-		cmocka_unit_test(test_big_answers),
-		cmocka_unit_test(test_externalname_cached),
-		cmocka_unit_test(test_bench),
+	    cmocka_unit_test(test_clusterip_a),
+	    cmocka_unit_test(test_dual_stack),
+	    cmocka_unit_test(test_headless),
+	    cmocka_unit_test(test_endpoint_pod_names),
+	    cmocka_unit_test(test_srv),
+	    cmocka_unit_test(test_externalname),
+	    cmocka_unit_test(test_ptr),
+	    cmocka_unit_test(test_ptr_fallthrough_default),
+	    cmocka_unit_test(test_pods),
+	    cmocka_unit_test(test_namespaces_labels),
+	    cmocka_unit_test(test_nxdomain_nodata),
+	    cmocka_unit_test(test_soa_apex),
+	    cmocka_unit_test(test_apex_ns),
+	    cmocka_unit_test(test_dns_version),
+	    cmocka_unit_test(test_ignore_empty_service),
+	    cmocka_unit_test(test_servfail_before_sync),
+	    cmocka_unit_test(test_ready),
+	    cmocka_unit_test(test_ttl),
+	    cmocka_unit_test(test_noendpoints),
+	    cmocka_unit_test(test_updates),
+	    cmocka_unit_test(test_udp_truncation),
+	    cmocka_unit_test(test_big_answers),
+	    cmocka_unit_test(test_externalname_cached),
+	    cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

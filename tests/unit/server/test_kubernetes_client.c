@@ -34,17 +34,17 @@
 typedef struct fres {
 	const char *path;
 	const char *kind;
-	char *objs[MAXOBJ];          /* current objects (JSON), NULL = free slot */
-	char *ev[MAXEV];             /* watch events, one JSON line each */
+	char *objs[MAXOBJ]; /* current objects (JSON), NULL = free slot */
+	char *ev[MAXEV];    /* watch events, one JSON line each */
 	long ev_rv[MAXEV];
 	int nev;
-	int fail_n;                  /* answer the next N requests with 500 */
+	int fail_n; /* answer the next N requests with 500 */
 	int fail_code;
-	bool gone;                   /* next watch: an in-stream 410 ERROR */
-	int end_gen;                 /* bump to end the open streams */
+	bool gone;   /* next watch: an in-stream 410 ERROR */
+	int end_gen; /* bump to end the open streams */
 	int lists, watches, continues;
 	long last_watch_rv;
-	int64_t req_ns[64];          /* start times of requests */
+	int64_t req_ns[64]; /* start times of requests */
 	int nreq;
 	char label_sel[256], field_sel[256], auth[256];
 	int list_delay_ms;
@@ -57,8 +57,8 @@ typedef struct fake {
 	pthread_cond_t cv;
 	fres_t r[NRES];
 	long rv;
-	int page;                    /* items per LIST page */
-	bool meta_first;             /* metadata before items in lists */
+	int page;        /* items per LIST page */
+	bool meta_first; /* metadata before items in lists */
 	bool stopping;
 } fake_t;
 
@@ -82,7 +82,7 @@ static char *with_rv(const char *obj, long rv)
 		return strdup(obj);
 	int n = (int)(p - obj);
 	if (asprintf(&out, "%.*s\"resourceVersion\":\"%ld\"%s", n, obj, rv,
-		     p + strlen("\"resourceVersion\":\"0\"")) < 0)
+	             p + strlen("\"resourceVersion\":\"0\"")) < 0)
 		return NULL;
 	return out;
 }
@@ -93,7 +93,7 @@ static char *obj_name(const char *obj)
 	const char *ns = strstr(obj, "\"namespace\":\"");
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%.*s/%.*s", ns ? (int)strcspn(ns + 13, "\"") : 0,
-		 ns ? ns + 13 : "", (int)strcspn(n + 8, "\""), n + 8);
+	         ns ? ns + 13 : "", (int)strcspn(n + 8, "\""), n + 8);
 	return strdup(buf);
 }
 
@@ -165,10 +165,10 @@ static void fake_bookmark(int ri)
 	fres_t *r = &F.r[ri];
 	long rv = ++F.rv;
 	char *line;
-	if (r->nev < MAXEV &&
-	    asprintf(&line,
-		     "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"metadata\":{\"resourceVersion\":\"%ld\"}}}\n",
-		     r->kind, rv) >= 0) {
+	if (r->nev < MAXEV && asprintf(&line,
+	                               "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\","
+	                               "\"metadata\":{\"resourceVersion\":\"%ld\"}}}\n",
+	                               r->kind, rv) >= 0) {
 		r->ev[r->nev] = line;
 		r->ev_rv[r->nev++] = rv;
 	}
@@ -178,7 +178,7 @@ static void fake_bookmark(int ri)
 
 typedef struct wstream {
 	fres_t *r;
-	long from;                   /* deliver events with rv > from */
+	long from; /* deliver events with rv > from */
 	int end_gen;
 	char *pending;
 	size_t plen, poff;
@@ -207,10 +207,12 @@ static ssize_t watch_cb(void *cls, uint64_t pos, char *buf, size_t max)
 			/* also on a stream already open: the in-stream 410 */
 			w->r->gone = false;
 			w->done = true;
-			asprintf(&w->pending,
-				 "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
-				 "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource "
-				 "version\",\"reason\":\"Expired\",\"code\":410}}\n");
+			asprintf(
+			    &w->pending,
+			    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":"
+			    "\"v1\","
+			    "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource "
+			    "version\",\"reason\":\"Expired\",\"code\":410}}\n");
 			w->plen = strlen(w->pending);
 			w->poff = 0;
 			continue;
@@ -249,7 +251,7 @@ static void watch_free(void *cls)
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	    MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	enum MHD_Result ret = MHD_queue_response(c, code, resp);
 	MHD_destroy_response(resp);
@@ -257,8 +259,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body
 }
 
 static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_size, void **con_cls)
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
 {
 	fres_t *r = fres_of(url);
 	if (!r)
@@ -280,8 +282,10 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 		unsigned code = (unsigned)r->fail_code;
 		pthread_mutex_unlock(&F.mu);
 		char *b;
-		asprintf(&b, "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"injected\",\"code\":%u}",
-			 code);
+		asprintf(&b,
+		         "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"injected\","
+		         "\"code\":%u}",
+		         code);
 		return reply(c, code, b);
 	}
 	if (watch && !strcmp(watch, "true")) {
@@ -294,8 +298,8 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 		w->gone = r->gone;
 		r->gone = false;
 		pthread_mutex_unlock(&F.mu);
-		struct MHD_Response *resp =
-			MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, watch_cb, w, watch_free);
+		struct MHD_Response *resp = MHD_create_response_from_callback(
+		    MHD_SIZE_UNKNOWN, 4096, watch_cb, w, watch_free);
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 		enum MHD_Result ret = MHD_queue_response(c, 200, resp);
 		MHD_destroy_response(resp);
@@ -313,7 +317,8 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 	int total = 0;
 	for (i = 0; i < MAXOBJ; i++)
 		total += r->objs[i] != NULL;
-	len += (size_t)snprintf(body + len, cap - len, "{\"kind\":\"%sList\",\"apiVersion\":\"v1\",", r->kind);
+	len += (size_t)snprintf(body + len, cap - len,
+	                        "{\"kind\":\"%sList\",\"apiVersion\":\"v1\",", r->kind);
 	char items[60000];
 	size_t il = 0;
 	items[0] = '\0';
@@ -322,12 +327,14 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 			continue;
 		if (idx++ < start)
 			continue;
-		il += (size_t)snprintf(items + il, sizeof(items) - il, "%s%s", n ? "," : "", r->objs[i]);
+		il += (size_t)snprintf(items + il, sizeof(items) - il, "%s%s", n ? "," : "",
+		                       r->objs[i]);
 		n++;
 	}
 	if (start + n < total)
-		snprintf(meta, sizeof(meta), "\"metadata\":{\"resourceVersion\":\"%ld\",\"continue\":\"%d\"}",
-			 F.rv, start + n);
+		snprintf(meta, sizeof(meta),
+		         "\"metadata\":{\"resourceVersion\":\"%ld\",\"continue\":\"%d\"}", F.rv,
+		         start + n);
 	else
 		snprintf(meta, sizeof(meta), "\"metadata\":{\"resourceVersion\":\"%ld\"}", F.rv);
 	if (F.meta_first)
@@ -355,20 +362,20 @@ static void fake_start_tls(const char *cert, const char *key)
 	pthread_cond_init(&F.cv, NULL);
 	F.r[0] = (fres_t){.path = "/api/v1/services", .kind = "Service"};
 	F.r[1] = (fres_t){.path = "/api/v1/namespaces", .kind = "Namespace"};
-	F.r[2] = (fres_t){.path = "/apis/discovery.k8s.io/v1/endpointslices", .kind = "EndpointSlice"};
+	F.r[2] =
+	    (fres_t){.path = "/apis/discovery.k8s.io/v1/endpointslices", .kind = "EndpointSlice"};
 	F.r[3] = (fres_t){.path = "/api/v1/pods", .kind = "Pod"};
 	F.page = 2;
 	F.rv = 100;
 	if (cert)
-		F.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-					       MHD_USE_TLS,
-				       0, NULL, NULL, on_req, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-				       (unsigned)120, MHD_OPTION_HTTPS_MEM_KEY, key,
-				       MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+		F.d = MHD_start_daemon(
+		    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS,
+		    0, NULL, NULL, on_req, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+		    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
 	else
-		F.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-				       0, NULL, NULL, on_req, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-				       (unsigned)120, MHD_OPTION_END);
+		F.d = MHD_start_daemon(
+		    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+		    on_req, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
 	assert_non_null(F.d);
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(F.d, MHD_DAEMON_INFO_BIND_PORT);
 	F.port = info->port;
@@ -400,18 +407,20 @@ static void add_ns(const char *name)
 {
 	char o[256];
 	snprintf(o, sizeof(o),
-		 "{\"metadata\":{\"name\":\"%s\",\"resourceVersion\":\"0\",\"labels\":{\"team\":\"a\"}}}",
-		 name);
+	         "{\"metadata\":{\"name\":\"%s\",\"resourceVersion\":\"0\",\"labels\":{\"team\":"
+	         "\"a\"}}}",
+	         name);
 	fake_event(R_NS, "ADDED", o);
 }
 
 static void svc_obj(char *o, size_t n, const char *name, const char *ip)
 {
-	snprintf(o, n,
-		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns1\",\"resourceVersion\":\"0\","
-		 "\"labels\":{\"app\":\"x\"}},\"spec\":{\"clusterIPs\":[\"%s\"],\"ports\":[{\"name\":"
-		 "\"http\",\"port\":80,\"protocol\":\"TCP\"}]}}",
-		 name, ip);
+	snprintf(
+	    o, n,
+	    "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns1\",\"resourceVersion\":\"0\","
+	    "\"labels\":{\"app\":\"x\"}},\"spec\":{\"clusterIPs\":[\"%s\"],\"ports\":[{\"name\":"
+	    "\"http\",\"port\":80,\"protocol\":\"TCP\"}]}}",
+	    name, ip);
 }
 
 static void add_svc(const char *type, const char *name, const char *ip)
@@ -422,20 +431,21 @@ static void add_svc(const char *type, const char *name, const char *ip)
 }
 
 static void add_slice(const char *type, const char *name, const char *svc, const char *ip,
-		      const char *trigger)
+                      const char *trigger)
 {
 	char o[1024];
 	char ann[256] = "";
 	if (trigger)
 		snprintf(ann, sizeof(ann),
-			 ",\"annotations\":{\"endpoints.kubernetes.io/last-change-trigger-time\":\"%s\"}",
-			 trigger);
+		         ",\"annotations\":{\"endpoints.kubernetes.io/"
+		         "last-change-trigger-time\":\"%s\"}",
+		         trigger);
 	snprintf(o, sizeof(o),
-		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns1\",\"resourceVersion\":\"0\","
-		 "\"labels\":{\"kubernetes.io/service-name\":\"%s\"}%s},\"addressType\":\"IPv4\","
-		 "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"}],"
-		 "\"endpoints\":[{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true}}]}",
-		 name, svc, ann, ip);
+	         "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns1\",\"resourceVersion\":\"0\","
+	         "\"labels\":{\"kubernetes.io/service-name\":\"%s\"}%s},\"addressType\":\"IPv4\","
+	         "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"}],"
+	         "\"endpoints\":[{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true}}]}",
+	         name, svc, ann, ip);
 	fake_event(R_SLICE, type, o);
 }
 
@@ -471,8 +481,8 @@ static ds_th_t *server(const char *extra)
 {
 	char cf[2048];
 	snprintf(cf, sizeof(cf),
-		 ".:53 {\n kubernetes cluster.local {\n  endpoint http://127.0.0.1:%d\n%s\n }\n}\n",
-		 F.port, extra);
+	         ".:53 {\n kubernetes cluster.local {\n  endpoint http://127.0.0.1:%d\n%s\n }\n}\n",
+	         F.port, extra);
 	ds_k8s_test_noapi = false;
 	ds_err_t err = {{0}};
 	ds_th_t *t = ds_th_new(cf, &err);
@@ -499,8 +509,8 @@ static int64_t wait_answer(ds_th_t *t, const char *name, const char *want, int m
 			return (ds_now_ns() - t0) / DS_NS_PER_MS;
 		usleep(1000);
 	}
-	fprintf(stderr, "timeout waiting for %s (%s): last answer\n%s\n", name, want ? want : "NXDOMAIN",
-		r.text);
+	fprintf(stderr, "timeout waiting for %s (%s): last answer\n%s\n", name,
+	        want ? want : "NXDOMAIN", r.text);
 	fail();
 	return -1;
 }
@@ -693,9 +703,9 @@ static void test_error_backoff(void **st)
 	assert_true(r->nreq >= 4);
 	/* 100 ms, 200 ms, 400 ms (+ up to 10% jitter) between the tries */
 	int64_t d1 = r->req_ns[1] - r->req_ns[0], d2 = r->req_ns[2] - r->req_ns[1],
-		d3 = r->req_ns[3] - r->req_ns[2];
+	        d3 = r->req_ns[3] - r->req_ns[2];
 	print_message("retries after %lld, %lld, %lld ms\n", (long long)(d1 / DS_NS_PER_MS),
-		      (long long)(d2 / DS_NS_PER_MS), (long long)(d3 / DS_NS_PER_MS));
+	              (long long)(d2 / DS_NS_PER_MS), (long long)(d3 / DS_NS_PER_MS));
 	assert_true(d1 >= 95 * DS_NS_PER_MS && d1 < 400 * DS_NS_PER_MS);
 	assert_true(d2 >= 190 * DS_NS_PER_MS);
 	assert_true(d3 >= 380 * DS_NS_PER_MS);
@@ -708,8 +718,9 @@ static void test_error_backoff(void **st)
 	char *m = ds_metrics_render(&len);
 	char want[256];
 	snprintf(want, sizeof(want),
-		 "coredns_kubernetes_rest_client_requests_total{code=\"500\",method=\"GET\",host=\"127.0.0.1:%d\"} 3",
-		 F.port);
+	         "coredns_kubernetes_rest_client_requests_total{code=\"500\",method=\"GET\",host="
+	         "\"127.0.0.1:%d\"} 3",
+	         F.port);
 	assert_non_null(strstr(m, want));
 	free(m);
 	untrack(t);
@@ -723,9 +734,10 @@ static void test_unreachable(void **st)
 	ds_err_t err = {{0}};
 	int64_t t0 = ds_now_ns();
 	/* port 1 on loopback refuses at once */
-	ds_th_t *t = track(ds_th_new(".:53 {\n kubernetes cluster.local {\n  endpoint http://127.0.0.1:1\n"
-				     "  startup_timeout 300ms\n }\n ready 127.0.0.1:0\n}\n",
-				     &err));
+	ds_th_t *t =
+	    track(ds_th_new(".:53 {\n kubernetes cluster.local {\n  endpoint http://127.0.0.1:1\n"
+	                    "  startup_timeout 300ms\n }\n ready 127.0.0.1:0\n}\n",
+	                    &err));
 	assert_non_null(t);
 	int64_t took = ds_now_ns() - t0;
 	/* start waited for startup_timeout, not longer */
@@ -739,7 +751,7 @@ static void test_unreachable(void **st)
 	size_t len;
 	char *m = ds_metrics_render(&len);
 	assert_non_null(strstr(m, "coredns_kubernetes_rest_client_requests_total{code=\"<error>\","
-				  "method=\"GET\",host=\"127.0.0.1:1\"}"));
+	                          "method=\"GET\",host=\"127.0.0.1:1\"}"));
 	free(m);
 	untrack(t);
 }
@@ -753,17 +765,17 @@ static void test_selectors_and_token(void **st)
 	assert_true(fd >= 0);
 	FILE *f = fdopen(fd, "w");
 	fprintf(f,
-		"apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-		"clusters:\n- name: k\n  cluster:\n    server: http://127.0.0.1:%d\n"
-		"contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
-		"users:\n- name: u\n  user:\n    token: s3cr3t-token\n",
-		F.port);
+	        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+	        "clusters:\n- name: k\n  cluster:\n    server: http://127.0.0.1:%d\n"
+	        "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+	        "users:\n- name: u\n  user:\n    token: s3cr3t-token\n",
+	        F.port);
 	fclose(f);
 	char cf[1024];
 	snprintf(cf, sizeof(cf),
-		 ".:53 {\n kubernetes cluster.local {\n  kubeconfig %s\n  labels app=x\n"
-		 "  namespace_labels team in (a, b)\n  pods verified\n }\n}\n",
-		 path);
+	         ".:53 {\n kubernetes cluster.local {\n  kubeconfig %s\n  labels app=x\n"
+	         "  namespace_labels team in (a, b)\n  pods verified\n }\n}\n",
+	         path);
 	ds_k8s_test_noapi = false;
 	ds_err_t err = {{0}};
 	ds_th_t *t = ds_th_new(cf, &err);
@@ -778,7 +790,7 @@ static void test_selectors_and_token(void **st)
 	assert_string_equal(F.r[R_SLICE].label_sel, "app=x");
 	assert_string_equal(F.r[R_NS].label_sel, "team in (a, b)");
 	assert_string_equal(F.r[R_POD].field_sel,
-			    "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown");
+	                    "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown");
 	assert_true(F.r[R_POD].lists >= 1);
 	pthread_mutex_unlock(&F.mu);
 	ds_th_res_t r;
@@ -806,11 +818,11 @@ static void test_programming_latency(void **st)
 	size_t len;
 	char *m = ds_metrics_render(&len);
 	const char *c = strstr(m, "coredns_kubernetes_dns_programming_duration_seconds_count{"
-				  "service_kind=\"cluster_ip\"}");
+	                          "service_kind=\"cluster_ip\"}");
 	assert_non_null(c);
 	assert_true(atol(strchr(c, '}') + 2) >= 1);
 	const char *s = strstr(m, "coredns_kubernetes_dns_programming_duration_seconds_sum{"
-				  "service_kind=\"cluster_ip\"}");
+	                          "service_kind=\"cluster_ip\"}");
 	assert_non_null(s);
 	assert_true(atof(strchr(s, '}') + 2) >= 1.5);
 	free(m);
@@ -841,8 +853,9 @@ static int64_t update_delay(ds_th_t *t, const char *tag, int n, int gap_ms)
 		worst = DS_MAX(worst, d);
 		sum += d;
 	}
-	print_message("update-to-answer, events %d ms apart: mean %.2f ms, worst %.2f ms (%d events)\n",
-		      gap_ms, (double)sum / n / 1e6, (double)worst / 1e6, n);
+	print_message(
+	    "update-to-answer, events %d ms apart: mean %.2f ms, worst %.2f ms (%d events)\n",
+	    gap_ms, (double)sum / n / 1e6, (double)worst / 1e6, n);
 	return worst;
 }
 
@@ -881,8 +894,8 @@ static void gen_cert(const char *cn, char **cert_pem, char **key_pem)
 	X509V3_set_ctx_nodb(&ctx);
 	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
 	const char *ext[][2] = {{"basicConstraints", "critical,CA:TRUE"},
-				{"keyUsage", "critical,digitalSignature,keyCertSign"},
-				{"subjectAltName", "IP:127.0.0.1"}};
+	                        {"keyUsage", "critical,digitalSignature,keyCertSign"},
+	                        {"subjectAltName", "IP:127.0.0.1"}};
 	for (size_t i = 0; i < 3; i++) {
 		X509_EXTENSION *e = X509V3_EXT_conf(NULL, &ctx, ext[i][0], ext[i][1]);
 		assert_non_null(e);
@@ -932,15 +945,17 @@ static void test_https(void **st)
 	gen_cert("someone-else", &ocert, &okey);
 	fake_start_tls(scert, skey);
 	seed(2);
-	char *ca = write_tmp("ca", scert), *cc = write_tmp("cc", ccert), *ck = write_tmp("ck", ckey);
+	char *ca = write_tmp("ca", scert), *cc = write_tmp("cc", ccert),
+	     *ck = write_tmp("ck", ckey);
 	char *other = write_tmp("other", ocert);
 	/* endpoint https + tls CERT KEY CACERT */
 	char extra[1024];
 	snprintf(extra, sizeof(extra), "  tls %s %s %s", cc, ck, ca);
 	char cf[2048];
-	snprintf(cf, sizeof(cf),
-		 ".:53 {\n kubernetes cluster.local {\n  endpoint https://127.0.0.1:%d\n%s\n }\n}\n",
-		 F.port, extra);
+	snprintf(
+	    cf, sizeof(cf),
+	    ".:53 {\n kubernetes cluster.local {\n  endpoint https://127.0.0.1:%d\n%s\n }\n}\n",
+	    F.port, extra);
 	ds_k8s_test_noapi = false;
 	ds_err_t err = {{0}};
 	ds_th_t *t = ds_th_new(cf, &err);
@@ -955,15 +970,16 @@ static void test_https(void **st)
 	char *cad = b64(scert), *ccd = b64(ccert), *ckd = b64(ckey);
 	char *kc;
 	assert_true(asprintf(&kc,
-			     "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-			     "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:%d\n"
-			     "    certificate-authority-data: %s\n"
-			     "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
-			     "users:\n- name: u\n  user:\n    client-certificate-data: %s\n"
-			     "    client-key-data: %s\n",
-			     F.port, cad, ccd, ckd) > 0);
+	                     "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+	                     "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:%d\n"
+	                     "    certificate-authority-data: %s\n"
+	                     "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+	                     "users:\n- name: u\n  user:\n    client-certificate-data: %s\n"
+	                     "    client-key-data: %s\n",
+	                     F.port, cad, ccd, ckd) > 0);
 	char *kcp = write_tmp("kc", kc);
-	snprintf(cf, sizeof(cf), ".:53 {\n kubernetes cluster.local {\n  kubeconfig %s\n }\n}\n", kcp);
+	snprintf(cf, sizeof(cf), ".:53 {\n kubernetes cluster.local {\n  kubeconfig %s\n }\n}\n",
+	         kcp);
 	t = ds_th_new(cf, &err);
 	track(t);
 	assert_non_null(t);
@@ -972,9 +988,9 @@ static void test_https(void **st)
 	untrack(t);
 	/* a server the CA did not sign: never synced, SERVFAIL */
 	snprintf(cf, sizeof(cf),
-		 ".:53 {\n kubernetes cluster.local {\n  endpoint https://127.0.0.1:%d\n"
-		 "  tls %s %s %s\n  startup_timeout 300ms\n }\n}\n",
-		 F.port, cc, ck, other);
+	         ".:53 {\n kubernetes cluster.local {\n  endpoint https://127.0.0.1:%d\n"
+	         "  tls %s %s %s\n  startup_timeout 300ms\n }\n}\n",
+	         F.port, cc, ck, other);
 	t = ds_th_new(cf, &err);
 	track(t);
 	assert_non_null(t);
@@ -1000,15 +1016,15 @@ static void test_https(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_list_pages_and_watch, teardown_each),
-		cmocka_unit_test_teardown(test_stream_end_rewatch, teardown_each),
-		cmocka_unit_test_teardown(test_relist_410, teardown_each),
-		cmocka_unit_test_teardown(test_error_backoff, teardown_each),
-		cmocka_unit_test_teardown(test_unreachable, teardown_each),
-		cmocka_unit_test_teardown(test_selectors_and_token, teardown_each),
-		cmocka_unit_test_teardown(test_programming_latency, teardown_each),
-		cmocka_unit_test_teardown(test_update_delay, teardown_each),
-		cmocka_unit_test_teardown(test_https, teardown_each),
+	    cmocka_unit_test_teardown(test_list_pages_and_watch, teardown_each),
+	    cmocka_unit_test_teardown(test_stream_end_rewatch, teardown_each),
+	    cmocka_unit_test_teardown(test_relist_410, teardown_each),
+	    cmocka_unit_test_teardown(test_error_backoff, teardown_each),
+	    cmocka_unit_test_teardown(test_unreachable, teardown_each),
+	    cmocka_unit_test_teardown(test_selectors_and_token, teardown_each),
+	    cmocka_unit_test_teardown(test_programming_latency, teardown_each),
+	    cmocka_unit_test_teardown(test_update_delay, teardown_each),
+	    cmocka_unit_test_teardown(test_https, teardown_each),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

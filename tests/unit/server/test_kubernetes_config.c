@@ -118,47 +118,51 @@ static void test_kubeconfig_errors(void **st)
 	assert_true(ds_k8s_conn_kubeconfig(&c, KC, "nope", &err) < 0);
 	assert_non_null(strstr(err.msg, "context \"nope\" not found in contexts"));
 	static const char head[] = "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-				   "contexts:\n- name: c\n  context: {cluster: k, user: u}\n";
+	                           "contexts:\n- name: c\n  context: {cluster: k, user: u}\n";
 	char text[2048];
 	kc_fails("clusters: [\n  this is: not: yaml", NULL, "not valid YAML");
 	kc_fails("- just\n- a list\n", NULL, "not a kubeconfig");
 	kc_fails("apiVersion: v1\nclusters: []\n", NULL, "current-context is not set");
 	snprintf(text, sizeof(text), "%sclusters: []\n", head);
 	kc_fails(text, NULL, "cluster \"k\" not found in clusters");
-	snprintf(text, sizeof(text), "%sclusters:\n- name: k\n  cluster: {insecure-skip-tls-verify: true}\n",
-		 head);
+	snprintf(text, sizeof(text),
+	         "%sclusters:\n- name: k\n  cluster: {insecure-skip-tls-verify: true}\n", head);
 	kc_fails(text, NULL, "cluster \"k\": server is not set");
 	snprintf(text, sizeof(text),
-		 "%sclusters:\n- name: k\n  cluster: {server: 'ftp://x'}\nusers:\n- name: u\n  user: {}\n",
-		 head);
+	         "%sclusters:\n- name: k\n  cluster: {server: 'ftp://x'}\nusers:\n- name: u\n  "
+	         "user: {}\n",
+	         head);
 	kc_fails(text, NULL, "unsupported scheme");
 	snprintf(text, sizeof(text),
-		 "%sclusters:\n- name: k\n  cluster:\n    server: https://x\n"
-		 "    certificate-authority-data: '!!!notbase64'\n",
-		 head);
+	         "%sclusters:\n- name: k\n  cluster:\n    server: https://x\n"
+	         "    certificate-authority-data: '!!!notbase64'\n",
+	         head);
 	kc_fails(text, NULL, "cluster \"k\": invalid base64 in certificate-authority-data");
 	snprintf(text, sizeof(text),
-		 "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n"
-		 "users:\n- name: u\n  user:\n    client-certificate-data: Q0VSVA==\n"
-		 "    client-key-data: 'K@Y'\n",
-		 head);
+	         "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n"
+	         "users:\n- name: u\n  user:\n    client-certificate-data: Q0VSVA==\n"
+	         "    client-key-data: 'K@Y'\n",
+	         head);
 	kc_fails(text, NULL, "user \"u\": invalid base64 in client-key-data");
 	snprintf(text, sizeof(text),
-		 "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n"
-		 "users:\n- name: u\n  user:\n    client-certificate-data: Q0VSVA==\n",
-		 head);
+	         "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n"
+	         "users:\n- name: u\n  user:\n    client-certificate-data: Q0VSVA==\n",
+	         head);
 	kc_fails(text, NULL, "user \"u\": a client certificate needs a client key");
 	snprintf(text, sizeof(text),
-		 "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n"
-		 "users:\n- name: u\n  user:\n    exec:\n      command: aws\n",
-		 head);
-	kc_fails(text, NULL, "user \"u\": exec and auth-provider credential plugins are not supported");
+	         "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n"
+	         "users:\n- name: u\n  user:\n    exec:\n      command: aws\n",
+	         head);
+	kc_fails(text, NULL,
+	         "user \"u\": exec and auth-provider credential plugins are not supported");
 	snprintf(text, sizeof(text),
-		 "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n"
-		 "users:\n- name: u\n  user: {client-certificate: missing.crt, client-key: missing.key}\n",
-		 head);
+	         "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n"
+	         "users:\n- name: u\n  user: {client-certificate: missing.crt, client-key: "
+	         "missing.key}\n",
+	         head);
 	kc_fails(text, NULL, "user \"u\": client-certificate");
-	snprintf(text, sizeof(text), "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n", head);
+	snprintf(text, sizeof(text), "%sclusters:\n- name: k\n  cluster: {server: 'https://x'}\n",
+	         head);
 	kc_fails(text, NULL, "user \"u\" not found in users");
 }
 
@@ -166,13 +170,14 @@ static void test_kubeconfig_in_corefile(void **st)
 {
 	/* a bad kubeconfig is a configuration error at the directive's line */
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  kubeconfig /nonexistent/kc\n }\n}\n",
-		  "Corefile:3 - Error during parsing: plugin/kubernetes: kubeconfig "
-		  "/nonexistent/kc: cannot read: No such file or directory");
-	cfg_fails(".:53 {\n kubernetes cluster.local {\n  ttl 10\n  kubeconfig " KC " nope\n }\n}\n",
-		  "Corefile:4 - Error during parsing: plugin/kubernetes: kubeconfig " KC
-		  ": context \"nope\" not found");
+	          "Corefile:3 - Error during parsing: plugin/kubernetes: kubeconfig "
+	          "/nonexistent/kc: cannot read: No such file or directory");
+	cfg_fails(".:53 {\n kubernetes cluster.local {\n  ttl 10\n  kubeconfig " KC
+	          " nope\n }\n}\n",
+	          "Corefile:4 - Error during parsing: plugin/kubernetes: kubeconfig " KC
+	          ": context \"nope\" not found");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  kubeconfig\n }\n}\n",
-		  "Corefile:3 - Error during parsing: plugin/kubernetes: Wrong argument count");
+	          "Corefile:3 - Error during parsing: plugin/kubernetes: Wrong argument count");
 }
 
 static void test_in_cluster(void **st)
@@ -182,11 +187,13 @@ static void test_in_cluster(void **st)
 	ds_k8s_conn_t c;
 	ds_err_t err = {{0}};
 	assert_true(ds_k8s_conn_in_cluster(&c, &err) < 0);
-	assert_non_null(strstr(err.msg, "unable to load in-cluster configuration, "
-					"KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined"));
+	assert_non_null(
+	    strstr(err.msg, "unable to load in-cluster configuration, "
+	                    "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined"));
 	/* no endpoint and no kubeconfig: in-cluster, so outside a cluster setup fails */
-	cfg_fails(".:53 {\n kubernetes cluster.local\n}\n",
-		  "Corefile:2 - Error during parsing: plugin/kubernetes: unable to load in-cluster");
+	cfg_fails(
+	    ".:53 {\n kubernetes cluster.local\n}\n",
+	    "Corefile:2 - Error during parsing: plugin/kubernetes: unable to load in-cluster");
 	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
 	char dir[128];
@@ -234,57 +241,62 @@ static void test_endpoint(void **st)
 {
 	ds_k8s_conn_t c;
 	ds_err_t err = {{0}};
-	assert_int_equal(ds_k8s_conn_endpoint(&c, "http://127.0.0.1:8080/", NULL, NULL, NULL, &err), 0);
+	assert_int_equal(ds_k8s_conn_endpoint(&c, "http://127.0.0.1:8080/", NULL, NULL, NULL, &err),
+	                 0);
 	assert_string_equal(c.server, "http://127.0.0.1:8080");
 	assert_string_equal(c.host, "127.0.0.1:8080");
 	ds_k8s_conn_free(&c);
 	assert_int_equal(ds_k8s_conn_endpoint(&c, "10.0.0.1:6443", NULL, NULL, NULL, &err), 0);
 	assert_string_equal(c.server, "https://10.0.0.1:6443");
 	ds_k8s_conn_free(&c);
-	assert_int_equal(ds_k8s_conn_endpoint(&c, "https://api.example", NULL, NULL, NULL, &err), 0);
+	assert_int_equal(ds_k8s_conn_endpoint(&c, "https://api.example", NULL, NULL, NULL, &err),
+	                 0);
 	assert_string_equal(c.host, "api.example:443");
 	ds_k8s_conn_free(&c);
-	cfg_fails(".:53 {\n kubernetes cluster.local {\n  endpoint ftp://x\n }\n}\n",
-		  "Corefile:3 - Error during parsing: plugin/kubernetes: endpoint: unsupported scheme");
+	cfg_fails(
+	    ".:53 {\n kubernetes cluster.local {\n  endpoint ftp://x\n }\n}\n",
+	    "Corefile:3 - Error during parsing: plugin/kubernetes: endpoint: unsupported scheme");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  endpoint https://x\n"
-		  "  tls /nonexistent/c.crt /nonexistent/c.key /nonexistent/ca.crt\n }\n}\n",
-		  "plugin/kubernetes: tls: client certificate /nonexistent/c.crt: No such file");
+	          "  tls /nonexistent/c.crt /nonexistent/c.key /nonexistent/ca.crt\n }\n}\n",
+	          "plugin/kubernetes: tls: client certificate /nonexistent/c.crt: No such file");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  tls a b\n }\n}\n",
-		  "Corefile:3 - Error during parsing: plugin/kubernetes: Wrong argument count");
+	          "Corefile:3 - Error during parsing: plugin/kubernetes: Wrong argument count");
 }
 
 static void test_setup_errors(void **st)
 {
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  bogus\n }\n}\n",
-		  "Corefile:3 - Error during parsing: plugin/kubernetes: unknown property 'bogus'");
+	          "Corefile:3 - Error during parsing: plugin/kubernetes: unknown property 'bogus'");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  pods maybe\n }\n}\n",
-		  "wrong value for pods: maybe,  must be one of: disabled, verified, insecure");
+	          "wrong value for pods: maybe,  must be one of: disabled, verified, insecure");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  ttl 3601\n }\n}\n",
-		  "ttl must be in range [0, 3600]: 3601");
+	          "ttl must be in range [0, 3600]: 3601");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  ttl x\n }\n}\n",
-		  "strconv.Atoi: parsing \"x\": invalid syntax");
+	          "strconv.Atoi: parsing \"x\": invalid syntax");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  labels app==\n }\n}\n", "");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  labels app in (a b\n }\n}\n",
-		  "unable to parse label selector value: 'app in (a b'");
-	cfg_fails(".:53 {\n kubernetes cluster.local {\n  namespaces a\n  namespace_labels x=y\n }\n}\n",
-		  "namespaces and namespace_labels cannot both be set");
+	          "unable to parse label selector value: 'app in (a b'");
+	cfg_fails(
+	    ".:53 {\n kubernetes cluster.local {\n  namespaces a\n  namespace_labels x=y\n }\n}\n",
+	    "namespaces and namespace_labels cannot both be set");
 	cfg_fails(".:53 {\n kubernetes 10.in-addr.arpa 168.192.in-addr.arpa\n}\n",
-		  "Corefile:2 - Error during parsing: plugin/kubernetes: non-reverse zone name must be used");
+	          "Corefile:2 - Error during parsing: plugin/kubernetes: non-reverse zone name "
+	          "must be used");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  ignore everything\n }\n}\n",
-		  "unable to parse ignore value: 'everything'");
+	          "unable to parse ignore value: 'everything'");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  startup_timeout soon\n }\n}\n",
-		  "invalid startup_timeout 'soon'");
+	          "invalid startup_timeout 'soon'");
 	cfg_fails(".:53 {\n kubernetes cluster.local {\n  multicluster clusterset.local\n }\n}\n",
-		  "'multicluster' is not supported by dnsurged yet");
+	          "'multicluster' is not supported by dnsurged yet");
 	cfg_fails(".:53 {\n kubernetes cluster.local\n kubernetes example.org\n}\n",
-		  "this plugin can only be used once per Server Block");
+	          "this plugin can only be used once per Server Block");
 	/* accepted: the CoreDNS options that have nothing to do here */
 	ds_k8s_test_noapi = true;
 	ds_err_t err = {{0}};
 	ds_th_t *t = ds_th_new(".:53 {\n kubernetes cluster.local {\n  apiserver_qps 50\n"
-			       "  apiserver_burst 100\n  apiserver_max_inflight 10\n"
-			       "  endpoint http://127.0.0.1:1 http://127.0.0.1:2\n }\n}\n",
-			       &err);
+	                       "  apiserver_burst 100\n  apiserver_max_inflight 10\n"
+	                       "  endpoint http://127.0.0.1:1 http://127.0.0.1:2\n }\n}\n",
+	                       &err);
 	if (!t)
 		fprintf(stderr, "%s\n", err.msg);
 	assert_non_null(t);
@@ -299,14 +311,14 @@ static void test_selectors(void **st)
 	assert_int_equal(ds_k8s_selector_parse("app=web", &s, why, sizeof(why)), 0);
 	assert_true(ds_k8s_selector_match(s, l));
 	ds_k8s_selector_free(s);
-	assert_int_equal(ds_k8s_selector_parse("app==web, tier != back,example.com/team", &s, why,
-					       sizeof(why)),
-			 0);
+	assert_int_equal(
+	    ds_k8s_selector_parse("app==web, tier != back,example.com/team", &s, why, sizeof(why)),
+	    0);
 	assert_true(ds_k8s_selector_match(s, l));
 	ds_k8s_selector_free(s);
 	assert_int_equal(ds_k8s_selector_parse("app in (db, web),!missing,tier notin (back)", &s,
-					       why, sizeof(why)),
-			 0);
+	                                       why, sizeof(why)),
+	                 0);
 	assert_true(ds_k8s_selector_match(s, l));
 	assert_false(ds_k8s_selector_match(s, NULL));
 	ds_k8s_selector_free(s);
@@ -317,7 +329,8 @@ static void test_selectors(void **st)
 	assert_false(ds_k8s_selector_match(s, l));
 	assert_string_equal(ds_k8s_selector_text(s), "!app");
 	ds_k8s_selector_free(s);
-	const char *bad[] = {"", "app=", "=web", "app in (a", "app ~ b", "-app=x", "app=web,", "a/b/c=d"};
+	const char *bad[] = {"",        "app=",   "=web",     "app in (a",
+	                     "app ~ b", "-app=x", "app=web,", "a/b/c=d"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = ds_k8s_selector_parse(bad[i], &s, why, sizeof(why));
 		if (i == 1) {
@@ -377,17 +390,17 @@ static int teardown(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kubeconfig_current_context),
-		cmocka_unit_test(test_kubeconfig_context_selection),
-		cmocka_unit_test(test_kubeconfig_token_file),
-		cmocka_unit_test(test_kubeconfig_errors),
-		cmocka_unit_test(test_kubeconfig_in_corefile),
-		cmocka_unit_test(test_in_cluster),
-		cmocka_unit_test(test_endpoint),
-		cmocka_unit_test(test_setup_errors),
-		cmocka_unit_test(test_selectors),
-		cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_kubeconfig_current_context),
+	    cmocka_unit_test(test_kubeconfig_context_selection),
+	    cmocka_unit_test(test_kubeconfig_token_file),
+	    cmocka_unit_test(test_kubeconfig_errors),
+	    cmocka_unit_test(test_kubeconfig_in_corefile),
+	    cmocka_unit_test(test_in_cluster),
+	    cmocka_unit_test(test_endpoint),
+	    cmocka_unit_test(test_setup_errors),
+	    cmocka_unit_test(test_selectors),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_time),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
