@@ -57,7 +57,8 @@ static void usage(FILE *f)
 	      "  --coalesce D             send queries due within D together (default: about 8\n"
 	      "                           queries' time at the peak rate, at most 100us)\n"
 	      "  --shard I/N              this copy is shard I of N (1-based): rate/N, disjoint\n"
-	      "                           query streams\n"
+	      "                           query streams; auto/N takes I from a Kubernetes\n"
+	      "                           Indexed Job's JOB_COMPLETION_INDEX (0-based) + 1\n"
 	      "  --seed S                 seed of the query stream and the Poisson gaps\n"
 	      "Queries (default: --names 10000 --zipf 1):\n"
 	      "  --queries FILE           dnsperf format: 'name type' per line\n"
@@ -471,6 +472,22 @@ static int parse_args(struct run *R, int argc, char **argv)
 		case O_SHARD: {
 			unsigned i, n;
 			char tail;
+			if (!strncmp(optarg, "auto/", 5)) {
+				/* Every pod of an Indexed Job runs the same command
+				 * line; the Job controller numbers them 0..N-1. */
+				const char *e = getenv("JOB_COMPLETION_INDEX");
+				if (sscanf(optarg + 5, "%u%c", &n, &tail) != 1 || n < 1 || n > 65536)
+					return bad("--shard: '%s' is not auto/N with N >= 1", optarg);
+				if (!e || ds_parse_int(e, 0, n - 1, &v) < 0)
+					return bad("--shard %s: JOB_COMPLETION_INDEX is %s%s%s, not an "
+						   "index from 0 to %u (run it in an Indexed Job, or "
+						   "give I/N)",
+						   optarg, e ? "'" : "unset", e ? e : "", e ? "'" : "",
+						   n - 1);
+				c->shard_index = (unsigned)v;
+				c->shard_count = n;
+				break;
+			}
 			if (sscanf(optarg, "%u/%u%c", &i, &n, &tail) != 2 || n < 1 || n > 65536 ||
 			    i < 1 || i > n)
 				return bad("--shard: '%s' is not I/N with 1 <= I <= N (e.g. 1/4)",
