@@ -452,17 +452,17 @@ static void k8s_lookup(ds_qstream_t *st, uint64_t g)
 	bool miss = s->nx > 0 && unit(ds_qsrc_draw(s->seed, g, 3)) < s->nx;
 	uint64_t svc = pick_zipf(s, ds_qsrc_draw(s->seed, g, 1));
 	unsigned ns = (unsigned)(svc % s->nns);
-	snprintf(cns, sizeof(cns), "ns%u", client);
+	snprintf(cns, sizeof(cns), "ns-%u", client);
 	if (miss)
-		snprintf(name, sizeof(name), "nosvc%016llx.ns%u",
+		snprintf(name, sizeof(name), "nosvc-%016llx.ns-%u",
 			 (unsigned long long)uniq(s->seed, g), ns);
 	else if (ns == client)
 		/* A pod names a service of its own namespace by its short name. */
-		snprintf(name, sizeof(name), "svc%llu", (unsigned long long)svc);
+		snprintf(name, sizeof(name), "svc-%llu", (unsigned long long)svc);
 	else
-		snprintf(name, sizeof(name), "svc%llu.ns%u", (unsigned long long)svc, ns);
+		snprintf(name, sizeof(name), "svc-%llu.ns-%u", (unsigned long long)svc, ns);
 	/* The domain is at most 200 characters (checked at build time). */
-	snprintf(fqdn, sizeof(fqdn), "svc%llu.ns%u.svc.%.200s", (unsigned long long)svc, ns,
+	snprintf(fqdn, sizeof(fqdn), "svc-%llu.ns-%u.svc.%.200s", (unsigned long long)svc, ns,
 		 s->domain);
 	int n = ds_qsrc_k8s_expand(name, cns, s->domain, s->ndots, cand, 4);
 	if (n <= 0) {

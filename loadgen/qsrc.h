@@ -18,7 +18,7 @@
  *   (P(rank i) proportional to 1/(i+1)^s; s = 0 is uniform).
  * - DS_QSRC_RANDOM: cache busting, r<16 hex digits>.<zone>, never twice the
  *   same name for a seed (the digits are a bijection of the draw number).
- * - DS_QSRC_K8S: Kubernetes service lookups "svcI.nsJ" from pods in random
+ * - DS_QSRC_K8S: Kubernetes service lookups "svc-I.ns-J" from pods in random
  *   namespaces, expanded with the pod's search path as an ndots:5 client
  *   does: the queries a real client sends up to its first success.
  *
@@ -55,7 +55,7 @@ typedef struct ds_qsrc_cfg {
 	double zipf;          /**< Zipf exponent for NAMES and K8S services; 0 = uniform */
 	double nxdomain;      /**< share of draws for names that do not exist, 0..1 */
 	const char *qtypes;   /**< weighted mix "A:70,AAAA:30"; NULL = "A" (not FILE) */
-	unsigned namespaces;  /**< K8S: namespaces ns0..; 0 = 10 */
+	unsigned namespaces;  /**< K8S: namespaces ns-0..; 0 = 10 */
 	const char *domain;   /**< K8S: cluster domain; NULL = "cluster.local" */
 	int ndots;            /**< K8S: resolv.conf ndots; 0 = 5 */
 	uint64_t seed;        /**< seed of every draw */

@@ -221,7 +221,7 @@ static bool is_fqdn(const char *b)
 {
 	unsigned x, y;
 	int end = 0;
-	return sscanf(b, "svc%u.ns%u.svc.cluster.local.%n", &x, &y, &end) == 2 && end &&
+	return sscanf(b, "svc-%u.ns-%u.svc.cluster.local.%n", &x, &y, &end) == 2 && end &&
 	       b[end] == 0;
 }
 
@@ -242,7 +242,7 @@ static void test_k8s_stream(void **state)
 		/* A lookup ends at its first existing name (svcN.nsM.svc.cluster.local.)
 		 * or, for a missing service, at the bare name after the search list. */
 		bool hit = is_fqdn(b);
-		bool bare_miss = !strncmp(b, "nosvc", 5) && !strstr(b, "cluster.local");
+		bool bare_miss = !strncmp(b, "nosvc-", 6) && !strstr(b, "cluster.local");
 		if (hit || bare_miss) {
 			assert_true(cur >= 1 && cur <= 4);
 			lengths[cur]++;
