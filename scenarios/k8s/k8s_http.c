@@ -269,11 +269,57 @@ static void resource_entry(ds_k8s_buf_t *b, ds_k8s_res_t res, bool first)
 			  ri->namespaced ? "true" : "false", ri->kind);
 	if (ri->short_name)
 		ds_k8s_buf_printf(b, ",\"shortNames\":[\"%s\"]", ri->short_name);
-	if (res == DS_K8S_SERVICES || res == DS_K8S_PODS)
+	/* `kubectl get all` lists the kinds in category "all". */
+	if (res == DS_K8S_SERVICES || res == DS_K8S_PODS || res == DS_K8S_DEPLOYMENTS ||
+	    res == DS_K8S_JOBS)
 		ds_k8s_buf_puts(b, ",\"categories\":[\"all\"]");
 	ds_k8s_buf_puts(b, "}");
 }
 
+/* The version ("v1") a served API group is at, or NULL if none is served. */
+static const char *group_version(ds_k8s_http_t *h, const char *group)
+{
+	for (int i = 0; i < DS_K8S_NRES; i++) {
+		const ds_k8s_resinfo_t *ri = ds_k8s_res_info((ds_k8s_res_t)i);
+		if (ds_k8s_store_serves(h->st, (ds_k8s_res_t)i) && ri->group[0] &&
+		    !strcmp(ri->group, group))
+			return strchr(ri->api_version, '/') + 1;
+	}
+	return NULL;
+}
+
+static void group_entry(ds_k8s_buf_t *b, const char *group, const char *version)
+{
+	ds_k8s_buf_printf(b,
+			  "\"name\":\"%s\",\"versions\":[{\"groupVersion\":\"%s/%s\","
+			  "\"version\":\"%s\"}],\"preferredVersion\":{\"groupVersion\":"
+			  "\"%s/%s\",\"version\":\"%s\"}",
+			  group, group, version, version, group, version, version);
+}
+
+/* The served resources of one group (core: ""), by name as the API server lists them. */
+static void resource_list(ds_k8s_http_t *h, ds_k8s_buf_t *b, const char *group)
+{
+	bool done[DS_K8S_NRES] = {0};
+	for (bool first = true;; first = false) {
+		int pick = -1;
+		for (int i = 0; i < DS_K8S_NRES; i++) {
+			const ds_k8s_resinfo_t *ri = ds_k8s_res_info((ds_k8s_res_t)i);
+			if (done[i] || !ds_k8s_store_serves(h->st, (ds_k8s_res_t)i) ||
+			    strcmp(ri->group, group))
+				continue;
+			if (pick < 0 ||
+			    strcmp(ri->name, ds_k8s_res_info((ds_k8s_res_t)pick)->name) < 0)
+				pick = i;
+		}
+		if (pick < 0)
+			return;
+		done[pick] = true;
+		resource_entry(b, (ds_k8s_res_t)pick, first);
+	}
+}
+
+/* seg: "api"[, "v1"] or "apis"[, GROUP[, VERSION]], the group and version served. */
 static enum MHD_Result discovery(req_t *rq, struct MHD_Connection *c, char **seg, int n)
 {
 	ds_k8s_http_t *h = rq->in->h;
@@ -291,28 +337,35 @@ static enum MHD_Result discovery(req_t *rq, struct MHD_Connection *c, char **seg
 	} else if (!strcmp(seg[0], "api") && n == 2) {
 		ds_k8s_buf_puts(&b, "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\","
 				    "\"groupVersion\":\"v1\",\"resources\":[");
-		resource_entry(&b, DS_K8S_NAMESPACES, true);
-		resource_entry(&b, DS_K8S_PODS, false);
-		resource_entry(&b, DS_K8S_SERVICES, false);
+		resource_list(h, &b, "");
 		ds_k8s_buf_puts(&b, "]}");
 	} else if (n == 1) {
-		ds_k8s_buf_puts(&b,
-				"{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[{"
-				"\"name\":\"discovery.k8s.io\",\"versions\":[{\"groupVersion\":"
-				"\"discovery.k8s.io/v1\",\"version\":\"v1\"}],"
-				"\"preferredVersion\":{\"groupVersion\":\"discovery.k8s.io/v1\","
-				"\"version\":\"v1\"}}]}");
+		/* Groups in the order of the resources: discovery.k8s.io first. */
+		ds_k8s_buf_puts(&b, "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[");
+		const char *sep = "";
+		for (int i = 0; i < DS_K8S_NRES; i++) {
+			const ds_k8s_resinfo_t *ri = ds_k8s_res_info((ds_k8s_res_t)i);
+			bool seen = false;
+			for (int k = 0; k < i && !seen; k++)
+				seen = !strcmp(ds_k8s_res_info((ds_k8s_res_t)k)->group, ri->group);
+			if (seen || !ri->group[0] || !ds_k8s_store_serves(h->st, (ds_k8s_res_t)i))
+				continue;
+			ds_k8s_buf_printf(&b, "%s{", sep);
+			group_entry(&b, ri->group, group_version(h, ri->group));
+			ds_k8s_buf_puts(&b, "}");
+			sep = ",";
+		}
+		ds_k8s_buf_puts(&b, "]}");
 	} else if (n == 2) {
-		ds_k8s_buf_puts(&b,
-				"{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\","
-				"\"name\":\"discovery.k8s.io\",\"versions\":[{\"groupVersion\":"
-				"\"discovery.k8s.io/v1\",\"version\":\"v1\"}],"
-				"\"preferredVersion\":{\"groupVersion\":\"discovery.k8s.io/v1\","
-				"\"version\":\"v1\"}}");
+		ds_k8s_buf_puts(&b, "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",");
+		group_entry(&b, seg[1], group_version(h, seg[1]));
+		ds_k8s_buf_puts(&b, "}");
 	} else {
-		ds_k8s_buf_puts(&b, "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\","
-				    "\"groupVersion\":\"discovery.k8s.io/v1\",\"resources\":[");
-		resource_entry(&b, DS_K8S_ENDPOINTSLICES, true);
+		ds_k8s_buf_printf(&b,
+				  "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\","
+				  "\"groupVersion\":\"%s/%s\",\"resources\":[",
+				  seg[1], seg[2]);
+		resource_list(h, &b, seg[1]);
 		ds_k8s_buf_puts(&b, "]}");
 	}
 	return send_buf(rq, c, 200, &b);
@@ -867,7 +920,7 @@ static enum MHD_Result do_create(req_t *rq, struct MHD_Connection *c, ds_k8s_res
 }
 
 /*
- * Resource URLs below /api/v1 or /apis/discovery.k8s.io/v1:
+ * Resource URLs below /api/v1 or /apis/GROUP/VERSION:
  *   [watch/][namespaces/NS/]RES[/NAME[/status]]  and  namespaces[/NAME[/status]]
  */
 static enum MHD_Result resource(req_t *rq, struct MHD_Connection *c, const char *method,
@@ -899,7 +952,7 @@ static enum MHD_Result resource(req_t *rq, struct MHD_Connection *c, const char 
 		if (name && ds_k8s_res_info(res)->namespaced)
 			return not_found(rq, c);
 	}
-	if (sub && strcmp(sub, "status"))
+	if ((sub && strcmp(sub, "status")) || !ds_k8s_store_serves(rq->in->h->st, (ds_k8s_res_t)res))
 		return not_found(rq, c);
 	if (!watch && !strcmp(method, "GET"))
 		watch = arg_bool(c, "watch");
@@ -993,6 +1046,8 @@ static cJSON *stats_json(ds_k8s_http_t *h)
 	cJSON *floor = cJSON_CreateObject();
 	unsigned watchers = 0;
 	for (int i = 0; i < DS_K8S_NRES; i++) {
+		if (!ds_k8s_store_serves(h->st, (ds_k8s_res_t)i))
+			continue;
 		const char *n = ds_k8s_res_info((ds_k8s_res_t)i)->name;
 		unsigned wc = atomic_load(&h->reg[i].count);
 		watchers += wc;
@@ -1421,6 +1476,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	enum MHD_Result ret;
 	bool is_control = n >= 1 && !strcmp(seg[0], "sim");
+	const char *gv = NULL;
 	bool health = n == 1 && (!strcmp(seg[0], "healthz") || !strcmp(seg[0], "readyz") ||
 				 !strcmp(seg[0], "livez"));
 	if (!is_control) {
@@ -1449,14 +1505,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		} else {
 			ret = resource(rq, c, method, "", seg + 2, n - 2);
 		}
-	} else if (!strcmp(seg[0], "apis") && (n == 1 || (!strcmp(seg[1], "discovery.k8s.io") &&
-							  (n == 2 || !strcmp(seg[2], "v1"))))) {
+	} else if (!strcmp(seg[0], "apis") &&
+		   (n == 1 || ((gv = group_version(h, seg[1])) && (n == 2 || !strcmp(seg[2], gv))))) {
 		if (n <= 3 && strcmp(method, "GET")) {
 			ret = send_error(rq, c, 405, "MethodNotAllowed", "discovery is read-only");
 		} else if (n <= 3) {
 			ret = discovery(rq, c, seg, n);
 		} else {
-			ret = resource(rq, c, method, "discovery.k8s.io", seg + 3, n - 3);
+			ret = resource(rq, c, method, seg[1], seg + 3, n - 3);
 		}
 	} else {
 		/* /openapi/v2, /openapi/v3 and everything else: kubectl treats a

@@ -51,6 +51,10 @@ static void usage(FILE *f)
 	    "  --continue-ttl D            lifetime of LIST continue tokens (default 5m)\n"
 	    "  --no-watch-list             reject sendInitialEvents with 422, like an API\n"
 	    "                              server without the WatchList feature\n"
+	    "  --generic-kinds             also store ServiceAccounts, ConfigMaps, Deployments,\n"
+	    "                              Jobs, ClusterRoles, ClusterRoleBindings and\n"
+	    "                              ServiceMonitors as posted (nothing runs them), so\n"
+	    "                              that deployment manifests can be applied\n"
 	    "  --threads N                 HTTP threads (default: one per CPU, at least 2)\n"
 	    "  --ready-file PATH           write the bound API port there once listening\n"
 	    "  --log-requests              one log line per request\n"
@@ -75,6 +79,7 @@ enum {
 	OPT_WATCH_TIMEOUT,
 	OPT_CONTINUE_TTL,
 	OPT_NO_WATCH_LIST,
+	OPT_GENERIC,
 	OPT_THREADS,
 	OPT_READY_FILE,
 	OPT_LOG_REQUESTS,
@@ -93,7 +98,7 @@ typedef struct opts {
 	int churn_kind;
 	long long history;
 	int64_t bookmark_ns, watch_timeout_ns, continue_ttl_ns;
-	bool no_watch_list, log_requests, quiet;
+	bool no_watch_list, generic, log_requests, quiet;
 	long long threads;
 } opts_t;
 
@@ -142,6 +147,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	    {"watch-timeout", required_argument, NULL, OPT_WATCH_TIMEOUT},
 	    {"continue-ttl", required_argument, NULL, OPT_CONTINUE_TTL},
 	    {"no-watch-list", no_argument, NULL, OPT_NO_WATCH_LIST},
+	    {"generic-kinds", no_argument, NULL, OPT_GENERIC},
 	    {"threads", required_argument, NULL, OPT_THREADS},
 	    {"ready-file", required_argument, NULL, OPT_READY_FILE},
 	    {"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
@@ -216,6 +222,9 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			break;
 		case OPT_NO_WATCH_LIST:
 			o->no_watch_list = true;
+			break;
+		case OPT_GENERIC:
+			o->generic = true;
 			break;
 		case OPT_THREADS:
 			if (ds_parse_int(v, 1, 256, &o->threads))
@@ -361,6 +370,7 @@ int ds_k8s_sim_main(int argc, char **argv)
 	    .history = (size_t)o.history,
 	    .continue_ttl_s = (unsigned)(o.continue_ttl_ns / DS_NS_PER_SEC),
 	    .seed = o.synth ? o.so.seed : 1,
+	    .generic_kinds = o.generic,
 	};
 	if (!(st = ds_k8s_store_new(&so))) {
 		fprintf(stderr, "dnsurge k8s-sim: out of memory\n");
@@ -445,15 +455,21 @@ int ds_k8s_sim_main(int argc, char **argv)
 		ret = 1;
 		goto out_faults;
 	}
-	char ctl[48] = "";
+	char ctl[48] = "", gen[48] = "";
 	if (o.control)
 		snprintf(ctl, sizeof(ctl), ", control API on port %d", ds_k8s_http_control_port(h));
+	if (o.generic) {
+		size_t ng = 0;
+		for (int i = DS_K8S_SERVICEACCOUNTS; i < DS_K8S_NRES; i++)
+			ng += ds_k8s_store_count(st, (ds_k8s_res_t)i);
+		snprintf(gen, sizeof(gen), ", %zu objects of generic kinds", ng);
+	}
 	ds_log(DS_LOG_INFO,
-	       "k8s-sim: serving %zu services, %zu endpointslices, %zu namespaces, %zu pods "
+	       "k8s-sim: serving %zu services, %zu endpointslices, %zu namespaces, %zu pods%s "
 	       "(resourceVersion %" PRIu64 ") on port %d%s",
 	       ds_k8s_store_count(st, DS_K8S_SERVICES),
 	       ds_k8s_store_count(st, DS_K8S_ENDPOINTSLICES),
-	       ds_k8s_store_count(st, DS_K8S_NAMESPACES), ds_k8s_store_count(st, DS_K8S_PODS),
+	       ds_k8s_store_count(st, DS_K8S_NAMESPACES), ds_k8s_store_count(st, DS_K8S_PODS), gen,
 	       ds_k8s_store_rv(st), ds_k8s_http_port(h), ctl);
 	if (o.ready_file) {
 		int rc = write_ready(o.ready_file, ds_k8s_http_port(h));

@@ -33,6 +33,24 @@ static const ds_k8s_resinfo_t resinfo[DS_K8S_NRES] = {
     [DS_K8S_NAMESPACES] = {"namespaces", "namespace", "Namespace", "NamespaceList", "", "v1", "ns",
 			   false, ns_fields},
     [DS_K8S_PODS] = {"pods", "pod", "Pod", "PodList", "", "v1", "po", true, pod_fields},
+    [DS_K8S_SERVICEACCOUNTS] = {"serviceaccounts", "serviceaccount", "ServiceAccount",
+				"ServiceAccountList", "", "v1", "sa", true, no_fields, true},
+    [DS_K8S_CONFIGMAPS] = {"configmaps", "configmap", "ConfigMap", "ConfigMapList", "", "v1",
+			   "cm", true, no_fields, true},
+    [DS_K8S_DEPLOYMENTS] = {"deployments", "deployment", "Deployment", "DeploymentList", "apps",
+			    "apps/v1", "deploy", true, no_fields, true},
+    [DS_K8S_JOBS] = {"jobs", "job", "Job", "JobList", "batch", "batch/v1", NULL, true, no_fields,
+		     true},
+    [DS_K8S_CLUSTERROLES] = {"clusterroles", "clusterrole", "ClusterRole", "ClusterRoleList",
+			     "rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", NULL,
+			     false, no_fields, true},
+    [DS_K8S_CLUSTERROLEBINDINGS] = {"clusterrolebindings", "clusterrolebinding",
+				    "ClusterRoleBinding", "ClusterRoleBindingList",
+				    "rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1",
+				    NULL, false, no_fields, true},
+    [DS_K8S_SERVICEMONITORS] = {"servicemonitors", "servicemonitor", "ServiceMonitor",
+				"ServiceMonitorList", "monitoring.coreos.com",
+				"monitoring.coreos.com/v1", "smon", true, no_fields, true},
 };
 
 const ds_k8s_resinfo_t *ds_k8s_res_info(ds_k8s_res_t res)
@@ -118,6 +136,13 @@ static const char *qualified(ds_k8s_res_t res)
 	    [DS_K8S_ENDPOINTSLICES] = "endpointslices.discovery.k8s.io",
 	    [DS_K8S_NAMESPACES] = "namespaces",
 	    [DS_K8S_PODS] = "pods",
+	    [DS_K8S_SERVICEACCOUNTS] = "serviceaccounts",
+	    [DS_K8S_CONFIGMAPS] = "configmaps",
+	    [DS_K8S_DEPLOYMENTS] = "deployments.apps",
+	    [DS_K8S_JOBS] = "jobs.batch",
+	    [DS_K8S_CLUSTERROLES] = "clusterroles.rbac.authorization.k8s.io",
+	    [DS_K8S_CLUSTERROLEBINDINGS] = "clusterrolebindings.rbac.authorization.k8s.io",
+	    [DS_K8S_SERVICEMONITORS] = "servicemonitors.monitoring.coreos.com",
 	};
 	return q[res];
 }
@@ -438,6 +463,7 @@ struct ds_k8s_store {
 	size_t history;
 	uint64_t added, modified, deleted, compactions;
 	bool sealed;
+	bool generic_kinds;
 
 	pthread_mutex_t misc_mu; /* rng and the cluster IP map */
 	ds_rng_t rng;
@@ -478,7 +504,12 @@ ds_k8s_store_t *ds_k8s_store_new(const ds_k8s_store_opts_t *opts)
 	/* The network and broadcast addresses are never handed out. */
 	st->ipmap[0] |= 1;
 	st->ipmap[(1u << SVC_BITS) / 8 - 1] |= 0x80;
+	st->generic_kinds = o.generic_kinds;
 	for (int i = 0; i < DS_K8S_NRES; i++) {
+		/* A resource that is not served never has an event: no ring
+		 * (with a large --history, seven unused rings would cost). */
+		if (!ds_k8s_store_serves(st, (ds_k8s_res_t)i))
+			continue;
 		st->r[i].ring = calloc(st->history, sizeof(event_t));
 		if (!st->r[i].ring)
 			goto fail;
@@ -532,6 +563,11 @@ void ds_k8s_store_free(ds_k8s_store_t *st)
 	pthread_mutex_destroy(&st->misc_mu);
 	pthread_mutex_destroy(&st->snap_mu);
 	free(st);
+}
+
+bool ds_k8s_store_serves(const ds_k8s_store_t *st, ds_k8s_res_t res)
+{
+	return !resinfo[res].generic || st->generic_kinds;
 }
 
 void ds_k8s_store_set_notify(ds_k8s_store_t *st, ds_k8s_notify_fn fn, void *ctx)
@@ -771,6 +807,13 @@ static bool dns_subdomain(const char *s)
 	return s[0] != '-' && s[0] != '.' && s[n - 1] != '-' && s[n - 1] != '.';
 }
 
+/* RBAC objects only need a name that is one URL path segment: the API
+ * server's own roles are named "system:coredns" and the like. */
+static bool path_segment(const char *s)
+{
+	return *s && strcmp(s, ".") && strcmp(s, "..") && !strpbrk(s, "/%");
+}
+
 typedef struct prep {
 	char ip[2][64]; /* cluster IPs this prepare allocated, to undo on failure */
 	int nip;
@@ -955,7 +998,14 @@ static int prepare(ds_k8s_store_t *st, ds_k8s_res_t res, cJSON *o, const char *u
 					 "or generateName is required",
 					 ri->kind);
 	bool label_name = res == DS_K8S_SERVICES || res == DS_K8S_NAMESPACES;
-	if (label_name ? !dns_label(name, res == DS_K8S_SERVICES) : !dns_subdomain(name))
+	bool rbac = res == DS_K8S_CLUSTERROLES || res == DS_K8S_CLUSTERROLEBINDINGS;
+	if (rbac && !path_segment(name))
+		return status_obj(s, 422, "Invalid", res, name,
+				  "%s \"%s\" is invalid: metadata.name: Invalid value: \"%s\": "
+				  "may not be '.' or '..' and may not contain '/' or '%%'",
+				  ri->kind, name, name);
+	if (!rbac &&
+	    (label_name ? !dns_label(name, res == DS_K8S_SERVICES) : !dns_subdomain(name)))
 		return status_obj(s, 422, "Invalid", res, name,
 				  "%s \"%s\" is invalid: metadata.name: Invalid value: \"%s\": a "
 				  "lowercase RFC 1123 %s must consist of lower case alphanumeric "
@@ -1070,7 +1120,7 @@ int ds_k8s_store_load(ds_k8s_store_t *st, cJSON *obj, ds_err_t *err)
 	const char *av = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "apiVersion"));
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "kind"));
 	int res = ds_k8s_res_by_kind(av, kind);
-	if (res < 0)
+	if (res < 0 || !ds_k8s_store_serves(st, (ds_k8s_res_t)res))
 		return ds_errf(err, DS_ENOENT, "unsupported kind %s %s", av ? av : "?",
 			       kind ? kind : "?");
 	prep_t p = {0};
@@ -1222,6 +1272,9 @@ int ds_k8s_store_create(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, cJ
 	prep_t p = {0};
 	if (out)
 		*out = NULL;
+	if (!ds_k8s_store_serves(st, res))
+		return ds_k8s_status_set(status, 404, "NotFound",
+					 "the server could not find the requested resource");
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	/* The server owns these on create. */
 	cJSON_DeleteItemFromObjectCaseSensitive(md, "uid");

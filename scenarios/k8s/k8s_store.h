@@ -3,7 +3,9 @@
  * \file k8s_store.h
  * \brief The simulator's object store: Services, EndpointSlices, Namespaces
  *        and Pods with one global resourceVersion counter, a bounded event
- *        history per resource, consistent LIST paging and watch cursors.
+ *        history per resource, consistent LIST paging and watch cursors;
+ *        optionally the "generic" kinds deployment manifests use, stored
+ *        as posted.
  *
  * Design, for thousands of changes per second and many watchers:
  * - Every object version is an immutable, reference-counted ds_k8s_obj_t
@@ -39,12 +41,26 @@
 #include "lib/rand.h"
 #include "scenarios/k8s/k8s_select.h"
 
-/** The resources the simulator serves. */
+/**
+ * The resources the simulator serves. The first four are the ones DNS
+ * servers watch and are always served. The generic ones are only served
+ * by a store made with ds_k8s_store_opts_t.generic_kinds, so that a
+ * deployment's manifests (docs/deploy/) can be applied with kubectl: they
+ * are kept as posted, with metadata filled in, and nothing acts on them
+ * (no controllers: a Deployment starts no pod, a Job runs nothing).
+ */
 typedef enum ds_k8s_res {
 	DS_K8S_SERVICES,
 	DS_K8S_ENDPOINTSLICES,
 	DS_K8S_NAMESPACES,
 	DS_K8S_PODS,
+	DS_K8S_SERVICEACCOUNTS, /**< first generic kind */
+	DS_K8S_CONFIGMAPS,
+	DS_K8S_DEPLOYMENTS,
+	DS_K8S_JOBS,
+	DS_K8S_CLUSTERROLES,
+	DS_K8S_CLUSTERROLEBINDINGS,
+	DS_K8S_SERVICEMONITORS,
 	DS_K8S_NRES,
 } ds_k8s_res_t;
 
@@ -60,6 +76,8 @@ typedef struct ds_k8s_resinfo {
 	bool namespaced;
 	/** Field selector keys besides metadata.name/metadata.namespace. */
 	const char *const *fields;
+	/** A generic kind: served only with ds_k8s_store_opts_t.generic_kinds. */
+	bool generic;
 } ds_k8s_resinfo_t;
 
 const ds_k8s_resinfo_t *ds_k8s_res_info(ds_k8s_res_t res);
@@ -129,6 +147,7 @@ typedef struct ds_k8s_store_opts {
 	unsigned continue_ttl_s; /**< continue token lifetime (300) */
 	size_t max_snapshots;    /**< paged LISTs in flight (256) */
 	uint64_t seed;           /**< UIDs and cluster IP choice (1) */
+	bool generic_kinds;      /**< also serve the generic kinds (see ds_k8s_res_t) */
 } ds_k8s_store_opts_t;
 
 typedef struct ds_k8s_store ds_k8s_store_t;
@@ -140,13 +159,15 @@ typedef void (*ds_k8s_notify_fn)(void *ctx, ds_k8s_res_t res);
 ds_k8s_store_t *ds_k8s_store_new(const ds_k8s_store_opts_t *opts);
 /** Free the store and every object; no watch or list may be open. */
 void ds_k8s_store_free(ds_k8s_store_t *st);
+/** True when the store serves res (always for the first four, see ds_k8s_res_t). */
+bool ds_k8s_store_serves(const ds_k8s_store_t *st, ds_k8s_res_t res);
 /** Set the change callback (before any thread uses the store). */
 void ds_k8s_store_set_notify(ds_k8s_store_t *st, ds_k8s_notify_fn fn, void *ctx);
 
 /**
  * Startup loading (single-threaded, before ds_k8s_store_seal()): add one
- * object. Its kind picks the resource; unknown kinds return DS_ENOENT so
- * the caller can count them. Missing metadata (uid, creationTimestamp,
+ * object. Its kind picks the resource; unknown kinds, and generic kinds
+ * the store does not serve, return DS_ENOENT so the caller can count them. Missing metadata (uid, creationTimestamp,
  * namespace "default") is filled in and Services get cluster IPs. The
  * object's resourceVersion is replaced. obj is borrowed and may be
  * modified. Returns DS_OK, DS_ENOENT, DS_EINVAL (message in err) or
@@ -184,7 +205,8 @@ int ds_k8s_store_get(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, const
 /**
  * Create (POST). ns is the namespace from the URL (NULL for cluster-scoped
  * resources); obj is borrowed. generateName is honoured. 409 AlreadyExists,
- * 404 when the namespace does not exist, 400/422 for invalid objects.
+ * 404 when the namespace does not exist or the store does not serve res,
+ * 400/422 for invalid objects.
  * *out (if not NULL) gets a reference to the stored version.
  */
 int ds_k8s_store_create(ds_k8s_store_t *st, ds_k8s_res_t res, const char *ns, cJSON *obj,
