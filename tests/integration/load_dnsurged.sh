@@ -39,7 +39,7 @@ PY
 "$dnsurge" load --target 127.0.0.1:$port --rate 3000 --duration 2s --qtypes A:3,AAAA:1 \
 	--no-db --json "${relax[@]}" >"$T/u.json" 2>&1
 check "udp 3000 qps for 2 s, all NOERROR" "$T/u.json" '
-# A starved server on a busy machine may lose a few; the generator's side is exact.
+# A starved server on a busy machine may lose a few; the generator side is exact.
 assert d["sent"] == 6000 and d["answered"] >= 5940, d
 assert d["rcodes"] == {"NOERROR": d["answered"]} and d["timeouts"] == 6000 - d["answered"], d
 assert d["mismatched"] == 0 and d["malformed"] == 0 and d["valid"], d
