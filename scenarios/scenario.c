@@ -193,6 +193,8 @@ static int sec_server(pctx_t *c, const ds_sblock_t *b)
 	}
 	if (!body && !sv->cf.path)
 		return perr(c, "server: no corefile and no directives");
+	/* A later server section replaces an earlier one's directives. */
+	free(sv->cf.inline_text);
 	sv->cf.inline_text = body;
 	return DS_OK;
 }
