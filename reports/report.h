@@ -3,7 +3,7 @@
  * \file report.h
  * \brief `dnsurge report`: the verb's entry point and its subcommands
  *        (show, compare, abba, plot, export, import, promql, alerts,
- *        lint-alerts, synth). docs/REPORT.md is the user's guide.
+ *        lint-alerts, synth, merge). docs/REPORT.md is the user's guide.
  *
  * Each subcommand parses its own options and returns the process exit
  * status: 0 success (compare: no regression), 1 regression or failed
@@ -27,3 +27,5 @@ int ds_report_promql_main(int argc, char **argv);
 int ds_report_alerts_main(int argc, char **argv);
 /** `dnsurge report lint-alerts ...` (lint.c). */
 int ds_report_lint_main(int argc, char **argv);
+/** `dnsurge report merge ...` (merge.c): the shards of one load as one run. */
+int ds_report_merge_main(int argc, char **argv);

@@ -387,6 +387,7 @@ static const struct sub {
     {"alerts", ds_report_alerts_main, "evaluate a Prometheus rules file over a run, offline"},
     {"lint-alerts", ds_report_lint_main, "check alert rules against the metrics dnsurged exports"},
     {"synth", synth_main, "write synthetic trials (tests, demos)"},
+    {"merge", ds_report_merge_main, "the shards of one load (load --shard I/N) as one run"},
 };
 
 static void usage(FILE *f)
