@@ -29,6 +29,7 @@
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +320,7 @@ struct worker {
 	/* totals, read after the thread ended */
 	uint64_t udp_q, tcp_q, ids_changed, unsent, clients, evicted;
 	unsigned clients_max;
+	bool realtime;
 	ds_diff_sum_t diff;
 };
 
@@ -1716,6 +1718,12 @@ static void *worker_main(void *arg)
 	ds_replay_t *r = w->r;
 	/* The default 50 us timer slack would be schedule lag. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	if (r->cfg.realtime && !r->cfg.asap) {
+		/* Only a timed thread: it sleeps between queries, so the
+		 * kernel's real-time throttling is never what stops it. */
+		struct sched_param sp = {.sched_priority = 1};
+		w->realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+	}
 	w->sending = true;
 	int nev = 0;
 	for (;;) {
@@ -1872,7 +1880,7 @@ void ds_replay_cfg_init(ds_replay_cfg_t *cfg)
 	cfg->max_lag_ns = DS_NS_PER_MS;
 	cfg->window_bytes = 8u << 20;
 	cfg->max_outstanding = 65536;
-	cfg->batch = 256;
+	cfg->batch = 0;
 	cfg->spin_ns = 50 * DS_NS_PER_US;
 }
 
@@ -2003,7 +2011,7 @@ ds_replay_t *ds_replay_new(const ds_replay_cfg_t *cfg, ds_err_t *err)
 		return NULL;
 	}
 	if (!(cfg->asap || (cfg->speed > 0 && isfinite(cfg->speed))) || cfg->loops < 1 ||
-	    cfg->threads < 1 || cfg->threads > 256 || cfg->timeout_ns <= 0 || cfg->batch < 1 ||
+	    cfg->threads < 1 || cfg->threads > 256 || cfg->timeout_ns <= 0 ||
 	    cfg->batch > MAX_BATCH || cfg->window_bytes < (1u << 20) ||
 	    cfg->window_bytes > (1ull << 34) || cfg->max_outstanding < 1 ||
 	    cfg->max_outstanding > (1u << 24) || cfg->spin_ns < 0) {
@@ -2019,6 +2027,10 @@ ds_replay_t *ds_replay_new(const ds_replay_cfg_t *cfg, ds_err_t *err)
 		return NULL;
 	}
 	r->cfg = *cfg;
+	/* Asap: rounds big enough that a client has several queries in one
+	 * sendmmsg; timed: rounds are what is due, rarely that many. */
+	if (!r->cfg.batch)
+		r->cfg.batch = cfg->asap ? MAX_BATCH : 256;
 	if (r->cfg.pair_window_ns <= 0)
 		r->cfg.pair_window_ns = r->cfg.timeout_ns;
 	r->diff_capture = cfg->diff == DS_REPLAY_DIFF_CAPTURE;
@@ -2209,6 +2221,7 @@ int ds_replay_wait(ds_replay_t *r)
 		res->clients += w->clients;
 		res->clients_evicted += w->evicted;
 		res->clients_max += w->clients_max;
+		res->realtime |= w->realtime;
 		ds_diff_merge(&res->diff, &w->diff);
 		last = DS_MAX(last, w->last_send);
 	}
@@ -2329,6 +2342,7 @@ cJSON *ds_replay_result_json(const ds_replay_result_t *res)
 	jnum(o, "clients", (double)res->clients);
 	jnum(o, "clients_evicted", (double)res->clients_evicted);
 	jnum(o, "clients_max_open", res->clients_max);
+	cJSON_AddBoolToObject(o, "realtime", res->realtime);
 	jnum(o, "paired", (double)res->paired);
 	jnum(o, "unpaired_responses", (double)res->unpaired_responses);
 	return o;

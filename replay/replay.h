@@ -92,8 +92,10 @@ typedef struct ds_replay_cfg {
 	unsigned max_clients;       /**< clients with open sockets per thread (default: from
 	                                 RLIMIT_NOFILE); the least recently used idle one is
 	                                 closed to make room */
-	unsigned batch;             /**< queries taken per send round (default 256) */
+	unsigned batch;             /**< queries taken per send round (0 = 256, asap 1024) */
 	bool no_gso;                /**< one datagram per message instead of UDP GSO groups */
+	bool realtime;              /**< timed replays: sending threads under SCHED_FIFO (needs
+	                                 CAP_SYS_NICE; ignored with asap) */
 	int64_t spin_ns;            /**< wake this long before a query is due and spin to the
 	                                 due time (default 50 us; 0 = sleep to the due time) */
 	ds_load_interval_fn on_interval;
@@ -119,6 +121,7 @@ typedef struct ds_replay_result {
 	                                 seen again counts again) */
 	uint64_t clients_evicted;   /**< idle clients closed to make room */
 	unsigned clients_max;       /**< most clients open at once */
+	bool realtime;              /**< the sending threads ran under SCHED_FIFO */
 	uint64_t paired;            /**< DIFF_CAPTURE: queries with their captured response */
 	uint64_t unpaired_responses; /**< DIFF_CAPTURE: captured responses matching no query */
 	ds_diff_sum_t diff;         /**< diff counts and examples (diff != NONE) */
