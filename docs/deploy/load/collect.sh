@@ -1,6 +1,6 @@
 #!/bin/sh
 # Copy every shard's results file out of the load Job's pods, release the
-# pods, and merge the shards into one run:
+# pods, and merge the shards into one run (OUTDIR/merged.db):
 #   collect.sh [NAMESPACE [JOB [OUTDIR]]]    (dnsurge-load dnsurge-load shards)
 # Needs kubectl (with access to the namespace) and dnsurge on this machine.
 # A pod holds its file in an emptyDir until /results/collected exists, so
@@ -34,7 +34,12 @@ for pi in $pods; do
 	kubectl -n "$ns" exec "$pod" -- touch /results/collected
 done
 
-# Exit 2 here: the shards do not belong together (another label, profile,
-# seed, a shard missing or twice); see docs/REPORT.md, merge.
-dnsurge report merge merged.db "$out"/shard-*.db
-dnsurge report show --db merged.db
+# merge exits 2 when the shards do not belong together (another label,
+# profile, seed, a shard missing or twice: docs/REPORT.md, merge) and 3
+# when it merged but a shard was invalid: show the run either way.
+# OUTDIR/merged.db is made from the shards in OUTDIR alone, afresh.
+rm -f "$out/merged.db" "$out/merged.db-wal" "$out/merged.db-shm"
+rc=0
+dnsurge report merge "$out/merged.db" "$out"/shard-*.db || rc=$?
+[ "$rc" = 2 ] || dnsurge report show --db "$out/merged.db"
+exit "$rc"
