@@ -1924,7 +1924,13 @@ static int worker_init(ds_replay_t *r, struct worker *w, unsigned idx, unsigned 
 	w->r = r;
 	w->idx = idx;
 	w->ep = w->evfd = -1;
-	pthread_mutex_init(&w->mu, NULL);
+	/* Priority inheritance: a real-time sender must not wait for the
+	 * ticker preempted while it swaps the meters. */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+	pthread_mutex_init(&w->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	ds_meter_init(&w->m[0]);
 	ds_meter_init(&w->m[1]);
 	w->cur = &w->m[0];
