@@ -374,9 +374,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < ds_nworkers; i++)
 		pthread_join(ds_workers[i].thread, NULL);
 	ds_gen_stop(cur_gen);
-	atomic_fetch_add(&cur_gen->released, 1); /* the control loop's hold */
-	for (int i = 0; i < DS_MAX_GENS; i++)
-		ctl->refs[i].gen = NULL;
+	/* The control loop lets go too: worker_fini of its plugin state. */
+	ds_worker_release_all(ctl);
 	ds_worker_del_fd(ctl, sfd);
 	ds_http_shutdown();
 	for (size_t i = 0; i < nretired; i++)

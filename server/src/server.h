@@ -142,6 +142,8 @@ void ds_worker_cleanup(ds_worker_t *w);
 void ds_worker_loop(ds_worker_t *w);
 /** Run one turn of the loop (control thread) waiting at most max_wait_ms. */
 void ds_worker_turn(ds_worker_t *w, int max_wait_ms);
+/** Let go of every generation w holds (worker_fini of their plugins). */
+void ds_worker_release_all(ds_worker_t *w);
 /** Wake a worker's loop from another thread. */
 void ds_worker_wake(ds_worker_t *w);
 ds_query_t *ds_query_get(ds_worker_t *w);

@@ -399,6 +399,18 @@ static uint64_t inflight_total(ds_worker_t *w)
 	return t;
 }
 
+void ds_worker_release_all(ds_worker_t *w)
+{
+	for (int i = 0; i < DS_MAX_GENS; i++) {
+		ds_gen_t *g = w->refs[i].gen;
+		if (g) {
+			w->refs[i].gen = NULL;
+			release_gen(w, g);
+		}
+	}
+	w->gen = NULL;
+}
+
 void ds_worker_loop(ds_worker_t *w)
 {
 	ds_metrics_set_tid(w->id);
@@ -417,14 +429,6 @@ void ds_worker_loop(ds_worker_t *w)
 		}
 	}
 	ds_listen_flush(w);
-	/* Let go of every generation still held. */
-	for (int i = 0; i < DS_MAX_GENS; i++) {
-		ds_gen_t *g = w->refs[i].gen;
-		if (g) {
-			w->refs[i].gen = NULL;
-			release_gen(w, g);
-		}
-	}
-	w->gen = NULL;
+	ds_worker_release_all(w);
 	w->stopped = true;
 }
