@@ -476,14 +476,16 @@ static int parse_args(struct run *R, int argc, char **argv)
 				/* Every pod of an Indexed Job runs the same command
 				 * line; the Job controller numbers them 0..N-1. */
 				const char *e = getenv("JOB_COMPLETION_INDEX");
-				if (sscanf(optarg + 5, "%u%c", &n, &tail) != 1 || n < 1 || n > 65536)
-					return bad("--shard: '%s' is not auto/N with N >= 1", optarg);
+				if (sscanf(optarg + 5, "%u%c", &n, &tail) != 1 || n < 1 ||
+				    n > 65536)
+					return bad("--shard: '%s' is not auto/N with N >= 1",
+						   optarg);
 				if (!e || ds_parse_int(e, 0, n - 1, &v) < 0)
-					return bad("--shard %s: JOB_COMPLETION_INDEX is %s%s%s, not an "
-						   "index from 0 to %u (run it in an Indexed Job, or "
-						   "give I/N)",
-						   optarg, e ? "'" : "unset", e ? e : "", e ? "'" : "",
-						   n - 1);
+					return bad("--shard %s: JOB_COMPLETION_INDEX is %s%s%s, "
+						   "not an index from 0 to %u (run it in an "
+						   "Indexed Job, or give I/N)",
+						   optarg, e ? "'" : "unset", e ? e : "",
+						   e ? "'" : "", n - 1);
 				c->shard_index = (unsigned)v;
 				c->shard_count = n;
 				break;

@@ -114,8 +114,8 @@ static double jnum(const cJSON *o, const char *k)
 static const char *who(const src_t *s, char *buf, size_t len)
 {
 	if (s->nshards)
-		snprintf(buf, len, "shard %u/%u (%s run %" PRId64 ")", s->shard, s->nshards, s->path,
-		         s->run.run_id);
+		snprintf(buf, len, "shard %u/%u (%s run %" PRId64 ")", s->shard, s->nshards,
+		         s->path, s->run.run_id);
 	else
 		snprintf(buf, len, "%s run %" PRId64, s->path, s->run.run_id);
 	return buf;
@@ -209,8 +209,8 @@ static int agree(merge_t *m, const char *what, const char *(*get)(const src_t *)
 		if (!same_str(v0, v)) {
 			char a[300], b[300];
 			return problem(m->res, "different %s: '%s' in %s, '%s' in %s", what,
-			               v0 ? v0 : "(none)", who(&m->s[0], a, sizeof(a)), v ? v : "(none)",
-			               who(&m->s[i], b, sizeof(b)));
+			               v0 ? v0 : "(none)", who(&m->s[0], a, sizeof(a)),
+			               v ? v : "(none)", who(&m->s[i], b, sizeof(b)));
 		}
 	}
 	return DS_OK;
@@ -285,8 +285,9 @@ static int check_inputs(merge_t *m)
 			             who(s, b, sizeof(b)));
 		else if (s->run.timeout_ns != s0->run.timeout_ns ||
 		         s->run.timeout_in_hist != s0->run.timeout_in_hist)
-			rc = problem(r, "different timeout policies in %s and %s: their percentiles "
-			                "do not mix",
+			rc = problem(r,
+			             "different timeout policies in %s and %s: their percentiles "
+			             "do not mix",
 			             who(s0, a, sizeof(a)), who(s, b, sizeof(b)));
 	}
 	/* Shards 1..N of one N, each once. */
@@ -296,15 +297,17 @@ static int check_inputs(merge_t *m)
 		return DS_ENOMEM;
 	for (size_t i = 0; i < m->n && rc == DS_OK && nsh; i++) {
 		const src_t *s = &m->s[i];
-		const src_t *p = s->nshards == nsh && seen[s->shard] ? &m->s[seen[s->shard] - 1] : NULL;
+		const src_t *p =
+		    s->nshards == nsh && seen[s->shard] ? &m->s[seen[s->shard] - 1] : NULL;
 		if (s->nshards != nsh)
 			rc = problem(r, "%s is of %u shards, %s of %u", who(s, a, sizeof(a)),
 			             s->nshards, who(s0, b, sizeof(b)), nsh);
 		else if (p && p->run.run_id == s->run.run_id && !strcmp(p->path, s->path))
 			continue; /* the same input twice: said above */
 		else if (p)
-			rc = problem(r, "shard %u/%u is given twice (%s run %" PRId64 " and %s run %" PRId64
-			                "): its queries would count double",
+			rc = problem(r,
+			             "shard %u/%u is given twice (%s run %" PRId64
+			             " and %s run %" PRId64 "): its queries would count double",
 			             s->shard, nsh, p->path, p->run.run_id, s->path, s->run.run_id);
 		else
 			seen[s->shard] = i + 1;
@@ -314,13 +317,14 @@ static int check_inputs(merge_t *m)
 		size_t o = 0, nmiss = 0;
 		for (unsigned k = 1; k <= nsh; k++)
 			if (!seen[k] && o < sizeof(miss) - 16) {
-				o += (size_t)snprintf(miss + o, sizeof(miss) - o, "%s%u", nmiss ? ", " : "",
-				                      k);
+				o += (size_t)snprintf(miss + o, sizeof(miss) - o, "%s%u",
+				                      nmiss ? ", " : "", k);
 				nmiss++;
 			}
 		if (nmiss)
-			rc = problem(r, "shard%s %s of %u missing: the merged run would not be the "
-			                "whole load",
+			rc = problem(r,
+			             "shard%s %s of %u missing: the merged run would not be the "
+			             "whole load",
 			             nmiss > 1 ? "s" : "", miss, nsh);
 	}
 	free(seen);
@@ -334,8 +338,8 @@ static int check_inputs(merge_t *m)
 			first_end = m->s[i].t_end, fe = i;
 	}
 	if (rc == DS_OK && last_start >= first_end)
-		rc = problem(r, "%s ended before %s started: not one load", who(&m->s[fe], a, sizeof(a)),
-		             who(&m->s[ls], b, sizeof(b)));
+		rc = problem(r, "%s ended before %s started: not one load",
+		             who(&m->s[fe], a, sizeof(a)), who(&m->s[ls], b, sizeof(b)));
 	return rc;
 }
 
@@ -414,7 +418,8 @@ static void iv_add(ds_store_interval_t *d, const ds_store_interval_t *x)
 	if (x->dur_ns > d->dur_ns)
 		d->dur_ns = x->dur_ns;
 	if (!isnan(x->target_qps))
-		d->target_qps = isnan(d->target_qps) ? x->target_qps : d->target_qps + x->target_qps;
+		d->target_qps =
+		    isnan(d->target_qps) ? x->target_qps : d->target_qps + x->target_qps;
 	d->sent += x->sent;
 	d->answered += x->answered;
 	d->timeouts += x->timeouts;
@@ -477,8 +482,8 @@ static int merge_hists(merge_t *m, src_t *s, ds_err_t *err)
 {
 	sqlite3 *h = ds_store_handle(s->db);
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(h, "SELECT metric, labels, t_ns, counts FROM hist WHERE run_id = ?1",
-	                            -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(
+	    h, "SELECT metric, labels, t_ns, counts FROM hist WHERE run_id = ?1", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return ds_errf(err, DS_EIO, "%s: %s", s->path, sqlite3_errmsg(h));
 	sqlite3_bind_int64(st, 1, s->run.run_id);
@@ -533,8 +538,9 @@ static size_t merge_phases(merge_t *m, ds_store_phase_t *out, size_t cap)
 			d->start_ns = DS_MIN(d->start_ns, p->start_ns);
 			d->end_ns = DS_MAX(d->end_ns, end);
 			if (!isnan(p->target_qps))
-				d->target_qps =
-				    isnan(d->target_qps) ? p->target_qps : d->target_qps + p->target_qps;
+				d->target_qps = isnan(d->target_qps)
+				                    ? p->target_qps
+				                    : d->target_qps + p->target_qps;
 			if (!isnan(p->target_qps_end))
 				d->target_qps_end = isnan(d->target_qps_end)
 				                        ? p->target_qps_end
@@ -576,7 +582,8 @@ static cJSON *lat_json(const ds_hist_t *h)
 		double q;
 	} qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}};
 	for (size_t i = 0; i < DS_ARRAY_SIZE(qs); i++)
-		cJSON_AddNumberToObject(o, qs[i].k, any ? (double)ds_hist_quantile(h, qs[i].q) / 1e6 : 0);
+		cJSON_AddNumberToObject(o, qs[i].k,
+		                        any ? (double)ds_hist_quantile(h, qs[i].q) / 1e6 : 0);
 	cJSON_AddNumberToObject(o, "max", any ? (double)h->max / 1e6 : 0);
 	cJSON_AddNumberToObject(o, "mean", any ? ds_hist_mean(h) / 1e6 : 0);
 	cJSON_AddNumberToObject(o, "count", (double)h->count);
@@ -702,7 +709,8 @@ static char *merged_summary(const merge_t *m, const totals_t *t, const char *lab
 			double mx = 0;
 			for (size_t k = i; k < m->n; k++)
 				if (!strcmp(m->s[k].run.hostname, m->s[i].run.hostname))
-					mx = DS_MAX(mx, jnum(m->s[k].summary, "host_udp_rcvbuf_errors"));
+					mx = DS_MAX(
+					    mx, jnum(m->s[k].summary, "host_udp_rcvbuf_errors"));
 			host_rcvbuf += mx;
 		}
 	}
@@ -749,14 +757,16 @@ static char *merged_summary(const merge_t *m, const totals_t *t, const char *lab
 	for (int i = 0; rc && i < DS_STORE_NRCODE; i++)
 		if (v->rcode[i]) {
 			char b[24];
-			cJSON_AddNumberToObject(rc, ds_rfmt_rcode(i, b, sizeof(b)), (double)v->rcode[i]);
+			cJSON_AddNumberToObject(rc, ds_rfmt_rcode(i, b, sizeof(b)),
+			                        (double)v->rcode[i]);
 		}
 	if (rc && v->rcode_other)
 		cJSON_AddNumberToObject(rc, "other", (double)v->rcode_other);
 	cJSON *lag = cJSON_AddObjectToObject(o, "schedule_lag_ms");
 	if (lag) {
 		bool any = t->lag.count > 0;
-		cJSON_AddNumberToObject(lag, "p50", any ? (double)ds_hist_quantile(&t->lag, 0.5) / 1e6 : 0);
+		cJSON_AddNumberToObject(lag, "p50",
+		                        any ? (double)ds_hist_quantile(&t->lag, 0.5) / 1e6 : 0);
 		cJSON_AddNumberToObject(lag, "p99",
 		                        any ? (double)ds_hist_quantile(&t->lag, 0.99) / 1e6 : 0);
 		cJSON_AddNumberToObject(lag, "max", any ? (double)t->lag.max / 1e6 : 0);
@@ -789,8 +799,8 @@ static ds_store_status_t merged_status(const merge_t *m, char *reason, size_t le
 	reason[0] = 0;
 	for (size_t i = 0; i < m->n; i++) {
 		const src_t *s = &m->s[i];
-		ds_store_status_t st = s->run.status == DS_STORE_RUNNING ? DS_STORE_ABORTED
-		                                                          : s->run.status;
+		ds_store_status_t st =
+		    s->run.status == DS_STORE_RUNNING ? DS_STORE_ABORTED : s->run.status;
 		if (st == DS_STORE_OK)
 			continue;
 		if (status_rank(st) > status_rank(worst))
@@ -947,8 +957,9 @@ static int write_run(merge_t *m, const char *out_path, const ds_merge_opts_t *o,
 	sqlite3_bind_int64(st, 1, res->run_id);
 	sqlite3_bind_int64(st, 2, ended);
 	sqlite3_bind_text(st, 3, one_host ? s0->run.hostname : host, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st) == SQLITE_DONE ? DS_OK
-	                                     : ds_errf(err, DS_EIO, "%s: %s", out_path, sqlite3_errmsg(h));
+	rc = sqlite3_step(st) == SQLITE_DONE
+	         ? DS_OK
+	         : ds_errf(err, DS_EIO, "%s: %s", out_path, sqlite3_errmsg(h));
 	sqlite3_finalize(st);
 	goto out;
 
@@ -1020,25 +1031,26 @@ out:
 
 static void usage(FILE *f)
 {
-	fputs("usage: dnsurge report merge [--label LABEL] [--force] [--json] OUT.db IN.db[:RUN]...\n"
-	      "\n"
-	      "Make the runs of the shards of one load (`dnsurge load --shard I/N`, one store\n"
-	      "per process or pod) one run of the whole load in OUT.db (created if missing):\n"
-	      "seconds aligned by wall clock and added, histograms merged bucket by bucket\n"
-	      "(every percentile is exact), phases by seq, status the worst of the shards'.\n"
-	      "An input file must hold one load run, or name it as FILE:RUN_ID.\n"
-	      "\n"
-	      "Refused (exit 2) unless --force: inputs that are not ended load runs of one\n"
-	      "label, scenario, profile, query source, seed, target and timeout policy,\n"
-	      "shards 1..N of one N each exactly once, overlapping in time.\n"
-	      "\n"
-	      "  --label LABEL   label of the merged run (default: the inputs')\n"
-	      "  --force         merge anyway, recording the reasons in the run\n"
-	      "  --json          print the merged run's summary as JSON\n"
-	      "\n"
-	      "Exit status: 0 merged and every shard ok, 3 merged but a shard was invalid,\n"
-	      "aborted or failed (so is the merged run), 2 refused or error.\n",
-	      f);
+	fputs(
+	    "usage: dnsurge report merge [--label LABEL] [--force] [--json] OUT.db IN.db[:RUN]...\n"
+	    "\n"
+	    "Make the runs of the shards of one load (`dnsurge load --shard I/N`, one store\n"
+	    "per process or pod) one run of the whole load in OUT.db (created if missing):\n"
+	    "seconds aligned by wall clock and added, histograms merged bucket by bucket\n"
+	    "(every percentile is exact), phases by seq, status the worst of the shards'.\n"
+	    "An input file must hold one load run, or name it as FILE:RUN_ID.\n"
+	    "\n"
+	    "Refused (exit 2) unless --force: inputs that are not ended load runs of one\n"
+	    "label, scenario, profile, query source, seed, target and timeout policy,\n"
+	    "shards 1..N of one N each exactly once, overlapping in time.\n"
+	    "\n"
+	    "  --label LABEL   label of the merged run (default: the inputs')\n"
+	    "  --force         merge anyway, recording the reasons in the run\n"
+	    "  --json          print the merged run's summary as JSON\n"
+	    "\n"
+	    "Exit status: 0 merged and every shard ok, 3 merged but a shard was invalid,\n"
+	    "aborted or failed (so is the merged run), 2 refused or error.\n",
+	    f);
 }
 
 /* "FILE" or "FILE:RUN_ID" (the suffix only when FILE itself does not exist). */

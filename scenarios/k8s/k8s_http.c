@@ -341,7 +341,8 @@ static enum MHD_Result discovery(req_t *rq, struct MHD_Connection *c, char **seg
 		ds_k8s_buf_puts(&b, "]}");
 	} else if (n == 1) {
 		/* Groups in the order of the resources: discovery.k8s.io first. */
-		ds_k8s_buf_puts(&b, "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[");
+		ds_k8s_buf_puts(&b,
+				"{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[");
 		const char *sep = "";
 		for (int i = 0; i < DS_K8S_NRES; i++) {
 			const ds_k8s_resinfo_t *ri = ds_k8s_res_info((ds_k8s_res_t)i);
@@ -952,7 +953,8 @@ static enum MHD_Result resource(req_t *rq, struct MHD_Connection *c, const char 
 		if (name && ds_k8s_res_info(res)->namespaced)
 			return not_found(rq, c);
 	}
-	if ((sub && strcmp(sub, "status")) || !ds_k8s_store_serves(rq->in->h->st, (ds_k8s_res_t)res))
+	if ((sub && strcmp(sub, "status")) ||
+	    !ds_k8s_store_serves(rq->in->h->st, (ds_k8s_res_t)res))
 		return not_found(rq, c);
 	if (!watch && !strcmp(method, "GET"))
 		watch = arg_bool(c, "watch");
@@ -1506,7 +1508,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			ret = resource(rq, c, method, "", seg + 2, n - 2);
 		}
 	} else if (!strcmp(seg[0], "apis") &&
-		   (n == 1 || ((gv = group_version(h, seg[1])) && (n == 2 || !strcmp(seg[2], gv))))) {
+		   (n == 1 ||
+		    ((gv = group_version(h, seg[1])) && (n == 2 || !strcmp(seg[2], gv))))) {
 		if (n <= 3 && strcmp(method, "GET")) {
 			ret = send_error(rq, c, 405, "MethodNotAllowed", "discovery is read-only");
 		} else if (n <= 3) {

@@ -167,8 +167,9 @@ void ds_k8s_store_set_notify(ds_k8s_store_t *st, ds_k8s_notify_fn fn, void *ctx)
 /**
  * Startup loading (single-threaded, before ds_k8s_store_seal()): add one
  * object. Its kind picks the resource; unknown kinds, and generic kinds
- * the store does not serve, return DS_ENOENT so the caller can count them. Missing metadata (uid, creationTimestamp,
- * namespace "default") is filled in and Services get cluster IPs. The
+ * the store does not serve, return DS_ENOENT so the caller can count
+ * them. Missing metadata (uid, creationTimestamp, namespace "default") is
+ * filled in and Services get cluster IPs. The
  * object's resourceVersion is replaced. obj is borrowed and may be
  * modified. Returns DS_OK, DS_ENOENT, DS_EINVAL (message in err) or
  * DS_ENOMEM.

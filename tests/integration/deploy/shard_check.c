@@ -115,7 +115,8 @@ int main(int argc, char **argv)
 			int64_t r = db ? load_run(db) : -1;
 			if (r < 0 || ds_store_hist_load(db, r, metric, "", INT64_MIN, INT64_MAX, &u,
 			                                &err) < 0) {
-				fprintf(stderr, "shard_check: %s: cannot read %s\n", argv[i], metric);
+				fprintf(stderr, "shard_check: %s: cannot read %s\n", argv[i],
+				        metric);
 				return 2;
 			}
 			ds_store_close(db);
@@ -139,18 +140,21 @@ int main(int argc, char **argv)
 			check(want == ds_hist_quantile(&m, qs[j]), what, (double)want,
 			      (double)ds_hist_quantile(&m, qs[j]));
 			int64_t got = sql_quantile(mdb, mrun, metric, qs[j]);
-			snprintf(what, sizeof(what), "%s p%g (hist_bucket SQL)", metric, qs[j] * 100);
+			snprintf(what, sizeof(what), "%s p%g (hist_bucket SQL)", metric,
+			         qs[j] * 100);
 			check(want == got, what, (double)want, (double)got);
 		}
 		if (!strcmp(metric, "response_time")) {
 			const cJSON *lat = cJSON_GetObjectItemCaseSensitive(sum, "latency_ms");
 			static const char *const keys[] = {"p50", "p99", "max"};
-			int64_t want[] = {ds_hist_quantile(&u, 0.5), ds_hist_quantile(&u, 0.99), u.max};
+			int64_t want[] = {ds_hist_quantile(&u, 0.5), ds_hist_quantile(&u, 0.99),
+			                  u.max};
 			for (size_t j = 0; j < 3; j++) {
 				const cJSON *v = cJSON_GetObjectItemCaseSensitive(lat, keys[j]);
 				double got = cJSON_IsNumber(v) ? v->valuedouble * 1e6 : -1;
 				snprintf(what, sizeof(what), "summary_json latency_ms.%s", keys[j]);
-				check(fabs(got - (double)want[j]) < 0.5, what, (double)want[j], got);
+				check(fabs(got - (double)want[j]) < 0.5, what, (double)want[j],
+				      got);
 			}
 		}
 		ds_hist_free(&u);
