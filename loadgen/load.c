@@ -102,7 +102,7 @@ struct worker {
 	uint64_t nout; /* all channels */
 	int64_t conn_active;
 	/* batch buffers */
-	ds_query_t *q;
+	ds_qsrc_query_t *q;
 	int64_t *due;
 	size_t ncarry;
 	uint8_t (*sbuf)[DS_UDP_MIN];
@@ -471,7 +471,7 @@ static struct chan *pick_udp(struct worker *w, unsigned n)
 }
 
 static size_t build_query(struct worker *w, uint8_t *buf, size_t cap, uint16_t id,
-			  const ds_query_t *q)
+			  const ds_qsrc_query_t *q)
 {
 	const ds_load_cfg_t *cfg = &w->l->cfg;
 	ds_wbuf_t wb;

@@ -481,7 +481,7 @@ static void k8s_lookup(ds_qstream_t *st, uint64_t g)
 	st->pend_type = pick_type(s, ds_qsrc_draw(s->seed, g, 4));
 }
 
-void ds_qsrc_next(ds_qstream_t *st, ds_query_t *q)
+void ds_qsrc_next(ds_qstream_t *st, ds_qsrc_query_t *q)
 {
 	const ds_qsrc_t *s = st->src;
 	if (s->kind == DS_QSRC_K8S) {

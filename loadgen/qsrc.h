@@ -64,11 +64,11 @@ typedef struct ds_qsrc_cfg {
 typedef struct ds_qsrc ds_qsrc_t;
 
 /** One query: flat qname (lower case) and type. */
-typedef struct ds_query {
+typedef struct ds_qsrc_query {
 	uint8_t name[DS_NAME_MAX];
 	uint8_t len;
 	uint16_t qtype;
-} ds_query_t;
+} ds_qsrc_query_t;
 
 /** A thread's stream of queries (see the file comment). */
 typedef struct ds_qstream {
@@ -99,7 +99,7 @@ const char *ds_qsrc_describe(const ds_qsrc_t *src, char *buf, size_t len);
 /** Start stream index of count (count >= 1) over src. */
 void ds_qsrc_stream(ds_qstream_t *st, const ds_qsrc_t *src, uint64_t index, uint64_t count);
 /** Next query of the stream. */
-void ds_qsrc_next(ds_qstream_t *st, ds_query_t *q);
+void ds_qsrc_next(ds_qstream_t *st, ds_qsrc_query_t *q);
 
 /**
  * Parse a weighted qtype mix "A:70,AAAA:25,SRV:5" (weights are relative,

@@ -25,14 +25,14 @@ static ds_qsrc_t *mk(ds_qsrc_cfg_t c)
 	return s;
 }
 
-static const char *str(const ds_query_t *q, char *buf)
+static const char *str(const ds_qsrc_query_t *q, char *buf)
 {
 	ds_name_to_str(q->name, buf, 300);
 	return buf;
 }
 
 /* Index i of a synthetic name "n<i>.example.com." */
-static long name_index(const ds_query_t *q)
+static long name_index(const ds_qsrc_query_t *q)
 {
 	char b[300];
 	str(q, b);
@@ -46,7 +46,7 @@ static void test_zipf_shape(void **state)
 	ds_qsrc_t *s = mk((ds_qsrc_cfg_t){.kind = DS_QSRC_NAMES, .names = 1000, .zipf = 1.0,
 					  .seed = 7});
 	ds_qstream_t st;
-	ds_query_t q;
+	ds_qsrc_query_t q;
 	static long freq[1000];
 	memset(freq, 0, sizeof(freq));
 	const int n = 400000;
@@ -96,7 +96,7 @@ static void test_nxdomain_and_qtypes(void **state)
 	ds_qsrc_t *s = mk((ds_qsrc_cfg_t){.kind = DS_QSRC_NAMES, .names = 100, .nxdomain = 0.2,
 					  .qtypes = "A:70,AAAA:25,SRV:5", .zone = "Test.Org", .seed = 1});
 	ds_qstream_t st;
-	ds_query_t q;
+	ds_qsrc_query_t q;
 	char b[300];
 	int nx = 0, a = 0, aaaa = 0, srv = 0;
 	const int n = 100000;
@@ -140,7 +140,7 @@ static void test_random_unique(void **state)
 	const int per = 50000, streams = 4;
 	char **names = calloc((size_t)per * streams, sizeof(char *));
 	char *pool = calloc((size_t)per * streams, 64);
-	ds_query_t q;
+	ds_qsrc_query_t q;
 	for (int i = 0; i < streams; i++) {
 		ds_qstream_t st;
 		ds_qsrc_stream(&st, s, (uint64_t)i, (uint64_t)streams);
@@ -174,7 +174,7 @@ static void test_streams_partition(void **state)
 	for (int i = 0; i < 3; i++)
 		ds_qsrc_stream(&part[i], s, (uint64_t)i, 3);
 	for (int k = 0; k < 30000; k++) {
-		ds_query_t a, b;
+		ds_qsrc_query_t a, b;
 		ds_qsrc_next(&one, &a);
 		ds_qsrc_next(&part[k % 3], &b);
 		assert_int_equal(a.len, b.len);
@@ -230,7 +230,7 @@ static void test_k8s_stream(void **state)
 	ds_qsrc_t *s = mk((ds_qsrc_cfg_t){.kind = DS_QSRC_K8S, .names = 50, .namespaces = 5,
 					  .nxdomain = 0.1, .seed = 11});
 	ds_qstream_t st;
-	ds_query_t q;
+	ds_qsrc_query_t q;
 	char b[300];
 	int lookups = 0, misses = 0, lengths[5] = {0};
 	int cur = 0;
@@ -300,7 +300,7 @@ static void test_file(void **state)
 	assert_non_null(s);
 	assert_int_equal(ds_qsrc_file_count(s), 4);
 	ds_qstream_t st;
-	ds_query_t q;
+	ds_qsrc_query_t q;
 	char b[300];
 	static const char *want[] = {"www.example.com.", "example.com.", "_sip._udp.example.com.",
 				     "x.example.org.", "www.example.com."};
