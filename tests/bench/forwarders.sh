@@ -13,12 +13,17 @@
 #             half   hit names, open loop at half of the target's own max
 #                    rate: latency p50/p99 from the intended send time
 #   generator dnsurge load (sendmmsg/recvmmsg); dnsperf as a cross-check
+#   (BUILD_DIR needs bin/dnsurge, bin/dnsurged, tests/integration/load_reflector)
 #
 # Everything runs in a private network namespace (unshare -n: only lo), the
 # target on CPU 0, generator and upstream on CPU 1. Prints one table with
 # qps, loss, p50/p99, RSS, and the ratios dnsurged/peer. The machine may be
 # shared: the load average is printed; rerun when it was high.
 #
+# BENCH_RT=1 runs targets and generator with SCHED_FIFO priority (chrt),
+# so that background work at normal or nice priority cannot disturb them.
+# REPS=N repeats the whole table N times (default 3) and the ratios use
+# the medians.
 # Usage (root): tests/bench/forwarders.sh BUILD_DIR [SECONDS] [PEERS...]
 #   defaults: 8 s per measurement, peers "unbound dnsdist named"
 # Needs: nsd unbound dnsdist bind9 dnsperf python3 (Debian packages).
@@ -45,7 +50,8 @@ DNSURGED=$B/bin/dnsurged
 for t in nsd unbound dnsdist named dnsperf python3; do
 	command -v "$t" >/dev/null || { echo "missing $t (apt-get install nsd unbound dnsdist bind9 dnsperf python3)"; exit 77; }
 done
-gcc -O2 -o "$W/reflector" "$SRC/tests/bench/reflector.c" || exit 2
+REFL=$B/tests/integration/load_reflector
+[ -x "$REFL" ] || { echo "build the reflector first: ninja -C BUILD_DIR load_reflector"; exit 2; }
 mkdir -p "$W/run" "$W/named"
 
 # --- the zone: n0..n99999.bench.test A (the names dnsurge load asks)
@@ -55,7 +61,7 @@ with open(sys.argv[1], "w") as z:
     z.write("$ORIGIN bench.test.\n$TTL 86400\n")
     z.write("@ IN SOA ns1 hostmaster 1 3600 600 604800 3600\n@ IN NS ns1\nns1 IN A 127.0.0.1\n")
     for i in range(100000):
-        z.write("n%d IN A 10.%d.%d.%d\nn%d IN AAAA fd00::%x\n" % (i, (i >> 16) & 255, (i >> 8) & 255, i & 255, i, i))
+        z.write("n%d IN A 10.%d.%d.%d\nn%d IN AAAA fd00::%x:%x\n" % (i, (i >> 16) & 255, (i >> 8) & 255, i & 255, i, i >> 16, i & 0xffff))
 PY
 cat >"$W/nsd.conf" <<EOF
 server:
@@ -147,6 +153,8 @@ controls { };
 logging { channel n { null; }; category default { n; }; category lame-servers { n; }; };
 EOF
 
+RT=""
+[ "${BENCH_RT:-}" = 1 ] && RT="chrt -f 50"
 rss_mb() { awk '/^VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo NA; }
 wait_dns() {
 	for _ in $(seq 1 100); do
@@ -157,11 +165,11 @@ wait_dns() {
 }
 start() { # NAME -> PID PORT
 	case $1 in
-	dnsurged) PORT=25310; taskset -c 0 "$DNSURGED" -conf "$W/Corefile" -workers 1 -quiet >"$W/run/dnsurged.log" 2>&1 & ;;
-	unbound) PORT=25311; taskset -c 0 unbound -d -c "$W/unbound.conf" >"$W/run/unbound.log" 2>&1 & ;;
-	dnsdist) PORT=25312; taskset -c 0 dnsdist -C "$W/dnsdist.conf" --supervised --disable-syslog >"$W/run/dnsdist.log" 2>&1 & ;;
-	named) PORT=25313; rm -rf "$W/named"; mkdir -p "$W/named"; taskset -c 0 named -f -n 1 -c "$W/named.conf" >"$W/run/named.log" 2>&1 & ;;
-	reflector) PORT=25320; taskset -c 0 "$W/reflector" 25320 mmsg 64 & ;;
+	dnsurged) PORT=25310; $RT taskset -c 0 "$DNSURGED" -conf "$W/Corefile" -workers 1 -quiet >"$W/run/dnsurged.log" 2>&1 & ;;
+	unbound) PORT=25311; $RT taskset -c 0 unbound -d -c "$W/unbound.conf" >"$W/run/unbound.log" 2>&1 & ;;
+	dnsdist) PORT=25312; $RT taskset -c 0 dnsdist -C "$W/dnsdist.conf" --supervised --disable-syslog >"$W/run/dnsdist.log" 2>&1 & ;;
+	named) PORT=25313; rm -rf "$W/named"; mkdir -p "$W/named"; $RT taskset -c 0 named -f -n 1 -c "$W/named.conf" >"$W/run/named.log" 2>&1 & ;;
+	reflector) PORT=25320; $RT taskset -c 0 "$REFL" 127.0.0.1:25320 64 & ;;
 	esac
 	PID=$!
 	PIDS+=("$PID")
@@ -170,17 +178,19 @@ start() { # NAME -> PID PORT
 load() { # PORT ARGS... -> JSON on stdout
 	local port=$1
 	shift
-	taskset -c 1 "$DNSURGE" load --target "127.0.0.1:$port" --no-db --json --zone bench.test "$@" 2>/dev/null
+	$RT taskset -c 1 "$DNSURGE" load --target "127.0.0.1:$port" --no-db --json --zone bench.test "$@" 2>/dev/null
 }
 field() { python3 -c "import json,sys; o=json.load(sys.stdin); print($1)"; }
 
-taskset -c 1 nsd -d -c "$W/nsd.conf" >"$W/run/nsd.log" 2>&1 &
+$RT taskset -c 1 nsd -d -c "$W/nsd.conf" >"$W/run/nsd.log" 2>&1 &
 PIDS+=($!)
 wait_dns 25301 || { echo "nsd did not start"; cat "$W/run/nsd.log"; exit 2; }
 
-echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), ${DUR}s per measurement"
+REPS=${REPS:-3}
+echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), ${DUR}s per measurement, $REPS repetitions"
 printf '%-10s %10s %10s %8s %10s %10s %9s %9s %8s\n' target hit_qps mixed_qps loss% dnsperf_hit half_qps p50_ms p99_ms rss_mb
-declare -A HIT MIX P99
+: >"$W/rows"
+for rep in $(seq 1 "$REPS"); do
 for t in reflector dnsurged $PEERS; do
 	start "$t" || continue
 	if [ "$t" != reflector ]; then
@@ -188,7 +198,7 @@ for t in reflector dnsurged $PEERS; do
 	fi
 	hit=$(load "$PORT" --names 1000 --max-outstanding 400 --duration "${DUR}s")
 	hq=$(echo "$hit" | field "round(o['qps'])")
-	dp=$(for i in $(seq 0 999); do echo "n$i.bench.test A"; done >"$W/q1000"; taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$W/q1000" -l "$DUR" -c 10 -q 400 2>&1 | sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p' | cut -d. -f1)
+	dp=$(for i in $(seq 0 999); do echo "n$i.bench.test A"; done >"$W/q1000"; $RT taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$W/q1000" -l "$DUR" -c 10 -q 400 2>&1 | sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p' | cut -d. -f1)
 	half=$((hq / 2))
 	op=$(load "$PORT" --names 1000 --rate "$half" --duration "${DUR}s")
 	p50=$(echo "$op" | field "'%.3f' % o['latency_ms']['p50']")
@@ -206,21 +216,30 @@ for t in reflector dnsurged $PEERS; do
 		mq=-; loss=-
 	fi
 	kill "$PID"; wait "$PID" 2>/dev/null
-	HIT[$t]=$hq; MIX[$t]=$mq; P99[$t]=$p99
-	printf '%-10s %10s %10s %8s %10s %10s %9s %9s %8s\n' "$t" "$hq" "$mq" "$loss" "$dp" "$half" "$p50" "$p99" "$rss"
+	printf '%-10s %10s %10s %8s %10s %10s %9s %9s %8s\n' "$t" "$hq" "$mq" "$loss" "$dp" "$half" "$p50" "$p99" "$rss" | tee -a "$W/rows"
+done
 done
 echo
-best=0; bestname=none
-for p in $PEERS; do
-	[ -n "${HIT[$p]:-}" ] && [ "${HIT[$p]}" -gt "$best" ] && { best=${HIT[$p]}; bestname=$p; }
-done
-python3 - "${HIT[dnsurged]:-0}" "${MIX[dnsurged]:-0}" "${HIT[reflector]:-0}" "$best" "$bestname" "${MIX[unbound]:-0}" "${P99[dnsurged]:-0}" <<'PY'
-import sys
-hit, mix, refl, best, bestname, unb, p99 = sys.argv[1:]
-hit, mix, refl, best, unb = map(float, (hit, mix, refl, best, unb))
+python3 - "$W/rows" $PEERS <<'PY'
+import sys, statistics
+rows, peers = sys.argv[1], sys.argv[2:]
+cols = {}
+for line in open(rows):
+    f = line.split()
+    cols.setdefault(f[0], []).append(f[1:])
+def med(t, i):
+    v = [float(r[i]) for r in cols.get(t, []) if r[i] not in ("-", "")]
+    return statistics.median(v) if v else 0.0
+print("medians over %d repetitions:" % max(len(v) for v in cols.values()))
+print("%-10s %10s %10s %9s %9s %8s" % ("target", "hit_qps", "mixed_qps", "p50_ms", "p99_ms", "rss_mb"))
+for t in cols:
+    print("%-10s %10.0f %10.0f %9.3f %9.3f %8.1f" % (t, med(t, 0), med(t, 1), med(t, 5), med(t, 6), med(t, 7)))
+hit, mix, refl, unb, p99 = med("dnsurged", 0), med("dnsurged", 1), med("reflector", 0), med("unbound", 1), med("dnsurged", 6)
+best = max(peers, key=lambda p: med(p, 0)) if peers else None
 r = lambda a, b: "%.2fx" % (a / b) if b else "n/a"
-print("cache hit: dnsurged / best peer (%s) = %s   (target >= 1.25x)" % (bestname, r(hit, best)))
+print()
+print("cache hit: dnsurged / best peer (%s) = %s   (target >= 1.25x)" % (best, r(hit, med(best, 0) if best else 0)))
 print("cache hit: dnsurged / reflector       = %s   (target >= 0.85)" % r(hit, refl))
 print("mixed:     dnsurged / unbound         = %s   (target >= 1.2x)" % r(mix, unb))
-print("p99 at half of max rate: %s ms          (target <= 0.3 ms)" % p99)
+print("p99 at half of max rate: %.3f ms        (target <= 0.3 ms)" % p99)
 PY
