@@ -72,6 +72,8 @@
 #define PAIR_MAX_BYTES (64u << 20)
 #define PAIR_BUCKETS 131072
 #define FD_RESERVE 128
+/* send_due(): records are due but wait for room. */
+#define BLOCKED (INT64_MAX - 1)
 #define START_DELAY_NS (2 * DS_NS_PER_MS)
 
 enum { SLOT_FREE = 0, SLOT_OUT, SLOT_TIMEDOUT, SLOT_DONE };
@@ -1466,7 +1468,7 @@ static int take(struct worker *w, struct rec *q, int64_t due, unsigned n)
  * One round, then the answers are read: a sender firing round after round
  * overflows the target's socket buffer and its own. Returns the due time
  * of the next record (now when more is due, INT64_MAX when the ring is
- * empty).
+ * empty, BLOCKED when no slot, client or TCP buffer has room).
  */
 static int64_t send_due(struct worker *w, int64_t now)
 {
@@ -1503,7 +1505,7 @@ static int64_t send_due(struct worker *w, int64_t now)
 		ring_release(&w->ring, pos);
 	}
 	if (blocked)
-		return now + 100 * DS_NS_PER_US; /* once something settles */
+		return BLOCKED; /* an answer, a timeout or a writable socket unblocks it */
 	return n < batch ? next : now;
 }
 
@@ -1737,6 +1739,8 @@ static void *worker_main(void *arg)
 			atomic_compare_exchange_strong(&r->stop_at, &zero, DS_MIN(now, r->send_end));
 			atomic_store(&r->stop, true);
 		}
+		/* Settled slots free room before sending. */
+		expire(w, now);
 		if (w->sending) {
 			next = send_due(w, now);
 			if (next == INT64_MAX && atomic_load(&r->reader_done) && ring_empty(w))
