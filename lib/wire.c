@@ -449,6 +449,23 @@ static int strip_rr(uint8_t *pkt, size_t len, size_t off, size_t end)
 
 int ds_msg_finalize(uint8_t *pkt, size_t len, size_t cap, const ds_msg_t *req, size_t max)
 {
+	/* The common case (cache hits, generated answers): no additional
+	 * records, so no OPT to find; append the client's view and go. */
+	if (len >= DS_HDR_LEN && len + 11 <= cap && len + 11 <= max && ds_rd16(pkt + 10) == 0) {
+		if (!req->has_opt)
+			return (int)len;
+		uint8_t *o = pkt + len;
+		o[0] = 0;
+		ds_wr16(o + 1, DS_TYPE_OPT);
+		ds_wr16(o + 3, req->udp_size);
+		o[5] = 0;
+		o[6] = 0;
+		o[7] = req->do_bit ? 0x80 : 0;
+		o[8] = 0;
+		ds_wr16(o + 9, 0);
+		ds_wr16(pkt + 10, 1);
+		return (int)(len + 11);
+	}
 	ds_rr_iter_t it;
 	if (ds_rr_iter_init(&it, pkt, len) < 0)
 		return (int)len; /* not ours to judge; send as is */

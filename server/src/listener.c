@@ -402,6 +402,7 @@ static void udp_readable(ds_worker_t *w, int fd, uint32_t ev, void *arg)
 		int n = recvmmsg(fd, s->rmsg, (unsigned)avail, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
+		w->now = ds_now_ns();
 		ds_query_t *done[DS_UDP_BATCH];
 		int nd = 0;
 		for (int i = 0; i < n; i++) {
