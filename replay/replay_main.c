@@ -69,8 +69,7 @@ static void usage(FILE *f)
 	      "                           descriptor limit allows)\n"
 	      "  --batch N                queries taken per send round (default 256, asap 1024)\n"
 	      "  --spin D                 wake D before a query is due and spin to its time\n"
-	      "                           (default 50us, 20us with --realtime; 0 = sleep until\n"
-	      "                           due, less CPU)\n"
+	      "                           (default 50us; 0 = sleep until due, less CPU)\n"
 	      "  --no-gso                 one datagram per message (default: UDP GSO groups of\n"
 	      "                           a client's equal-length queries)\n"
 	      "  --realtime               timed replay: sending threads under SCHED_FIFO, for\n"
@@ -506,7 +505,7 @@ static int parse_args(struct run *R, int argc, char **argv)
 	long long v;
 	int64_t d;
 	int o;
-	bool have_speed = false, have_spin = false;
+	bool have_speed = false;
 	ds_err_t err;
 	opterr = 0;
 	optind = 1;
@@ -621,7 +620,6 @@ static int parse_args(struct run *R, int argc, char **argv)
 		case O_SPIN:
 			if (parse_dur("spin", optarg, &c->spin_ns))
 				return EXIT_USAGE;
-			have_spin = true;
 			break;
 		case O_NOGSO:
 			c->no_gso = true;
@@ -672,10 +670,7 @@ static int parse_args(struct run *R, int argc, char **argv)
 		return bad("give --target HOST:PORT to replay to (or --dry-run to decode only)");
 	if (c->asap && have_speed)
 		return bad("--asap and --speed exclude each other");
-	/* A real-time thread wakes promptly; spinning as long as a normal one
-	 * would, at high rates, runs into the kernel's real-time throttling. */
-	if (c->realtime && !have_spin)
-		c->spin_ns = 20 * DS_NS_PER_US;
+
 	return 0;
 }
 

@@ -23,7 +23,7 @@
 # part; numbers taken while it is above 0.5 deserve a rerun. REPS
 # repetitions of part 1 and 2, the median printed.
 #
-# Usage: tests/bench/replay_vs_dnsjit.sh BUILD_DIR [REPS] [QUERIES] [BENCH_DIR]
+# Usage: [PARTS="1 2 3"] [CLIENTS=100] tests/bench/replay_vs_dnsjit.sh BUILD_DIR [REPS] [QUERIES] [BENCH_DIR]
 #   BUILD_DIR has bin/dnsurge, tests/integration/load_reflector and
 #   tests/integration/replay/replay_mkpcap
 #   (ninja -C BUILD_DIR dnsurge load_reflector replay_mkpcap).
@@ -33,6 +33,8 @@ REPS=${2:-3}
 QUERIES=${3:-2000000}
 KEEP=${4:-/tmp/dsbench-replay}
 CLIENTS=${CLIENTS:-100}
+PARTS=${PARTS:-1 2 3}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 DNSURGE=$B/bin/dnsurge
 REFL=$B/tests/integration/load_reflector
 MKPCAP=$B/tests/integration/replay/replay_mkpcap
@@ -103,6 +105,7 @@ taskset -c 0 "$REFL" "127.0.0.1:$port" 256 >"$W/refl.out" 2>&1 &
 PIDS+=($!)
 sleep 0.3
 
+if part 1; then
 echo "== 1. asap rate on one core (CPU 1), $QUERIES queries of $CLIENTS clients, to the reflector on CPU 0"
 # dnsjit does not read answers. Flooding, dnsurge outruns the reflector
 # too, and what it drops would hold dnsurge's in-flight slots for the
@@ -149,6 +152,9 @@ for v in flood bounded; do
 done
 echo "   median CPU per query: dnsjit $(awk '{print $13}' "$W/dnsjit.log" | median) us (sends only), dnsurge $(awk '{print $15}' "$W/dnsurge.bounded.log" | median) us (every answer read and timed)"
 
+fi
+
+if part 2; then
 echo
 echo "== 2. send-time error at --speed 1: a 10 s capture, 10000 qps of 500 clients"
 "$MKPCAP" -o "$W/t10.pcap" --clients 500 --queries 100000 --rate 10000 --names 10000 || exit 1
@@ -173,6 +179,9 @@ PY
 	echo "   $mode median p99: $(sed 's/.*p99 \([0-9.]*\) us.*/\1/' "$W/lag.log" | median) us (goal <= 50 us)"
 done
 
+fi
+
+if part 3; then
 echo
 echo "== 3. a 1 GB capture streamed asap: peak resident memory"
 big=$KEEP/1g.pcap
@@ -194,3 +203,4 @@ print("%s: %d queries read, %d sent, %d answered in %.1f s; peak RSS %.1f MiB" %
     int(sys.argv[2]) / 1024))
 PY
 done
+fi
