@@ -362,6 +362,13 @@ static int sec_load(pctx_t *c, const ds_sblock_t *b)
 				free(ph.name);
 				return perr(c, "load: phase '%s': bad duration '%s'", t[1].text, t[2].text);
 			}
+			/* ds_scn_duration() and the runner add the phases up in
+			 * int64 ns: keep the sum representable (292 years). */
+			if (ph.dur_ns > INT64_MAX - ds_scn_duration(c->s)) {
+				free(ph.name);
+				return perr(c, "load: phase '%s': the phases add up to more than 292 years",
+					    t[1].text);
+			}
 			char rb[64];
 			snprintf(rb, sizeof(rb), "%s", t[3].text);
 			char *tilde = strchr(rb, '~');
