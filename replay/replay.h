@@ -134,11 +134,17 @@ void ds_replay_cfg_init(ds_replay_cfg_t *cfg);
 
 /**
  * Check cfg and open the captures (a missing or non-capture file fails
- * here, before anything is sent). The strings and the configuration are
- * copied; rewrite is borrowed. NULL with a message in err.
+ * here, before anything is sent). The strings, the ports and the
+ * configuration are copied; rewrite is borrowed. Raises the process's soft
+ * RLIMIT_NOFILE to its hard limit (client sockets). NULL with a message in
+ * err.
  */
 ds_replay_t *ds_replay_new(const ds_replay_cfg_t *cfg, ds_err_t *err);
-/** Start the threads; time 0 of the capture is now. */
+/**
+ * Start the threads. Returns once the reader has filled the window (or
+ * read the whole capture), typically tens of milliseconds; time 0 of the
+ * capture is then 2 ms ahead, when the sending threads are up.
+ */
 int ds_replay_start(ds_replay_t *r, ds_err_t *err);
 /**
  * Change the speed from now on (not with asap): queries not yet due keep
