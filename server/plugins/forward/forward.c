@@ -201,6 +201,8 @@ static int add_upstream(ds_args_t *a, fw_config_t *c, const char *to)
 	u->addr = sa;
 	ds_addr_str(&sa, u->name, sizeof(u->name));
 	u->probe_fd = -1;
+	u->cfg = c;
+	u->idx = c->nups - 1;
 	atomic_init(&u->fails, 0);
 	atomic_init(&u->check, false);
 	return DS_OK;
@@ -454,23 +456,8 @@ static void probe_send(fw_config_t *c, size_t i)
 static void probe_io(ds_worker_t *w, int fd, uint32_t ev, void *arg)
 {
 	fw_upstream_t *u = arg;
-	/* Find our config from the upstream (it sits inside fw_config_t). */
-	fw_config_t *c = NULL;
-	size_t i = 0;
-	{
-		/* ups[] is an array member: walk back to the struct. */
-		uintptr_t base = (uintptr_t)u;
-		for (size_t k = 0; k < FW_MAX_UPSTREAMS; k++) {
-			fw_config_t *cand = (fw_config_t *)(base - offsetof(fw_config_t, ups) - k * sizeof(fw_upstream_t));
-			if (&cand->ups[k] == u && cand->self && cand->self->ctx == cand) {
-				c = cand;
-				i = k;
-				break;
-			}
-		}
-	}
-	if (!c)
-		return;
+	fw_config_t *c = u->cfg;
+	size_t i = u->idx;
 	bool ok = false, done = false;
 	uint8_t buf[4096];
 	if (!c->force_tcp) {

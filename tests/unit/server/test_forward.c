@@ -281,6 +281,39 @@ static void test_health_check_probes(void **st)
 	ds_th_up_free(dead);
 }
 
+/* Each probe must be booked against its own upstream: with the first
+ * upstream live and the other three dead, only the dead ones go down. */
+static void test_health_check_each_upstream(void **st)
+{
+	ds_th_up_t *live = ds_th_up_new(DS_TH_UP_ANSWER, 1);
+	int port[3];
+	for (int i = 0; i < 3; i++) {
+		ds_th_up_t *dead = ds_th_up_new(DS_TH_UP_ANSWER, 1);
+		port[i] = dead->port;
+		ds_th_up_free(dead); /* closed port: connection refused */
+	}
+	ds_th_t *t = mk(".:53 {\n forward . 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d {\n"
+			"  policy round_robin\n  health_check 100ms\n  max_fails 1\n }\n}\n",
+			live->port, port[0], port[1], port[2]);
+	fw_config_t *c = fwcfg(t, 0);
+	ds_th_res_t r;
+	for (int q = 0; q < 8; q++) {
+		char name[32];
+		snprintf(name, sizeof(name), "h%d.example.", q);
+		assert_int_equal(ds_th_query(t, name, "A", 0, 8000, &r), 0);
+		assert_int_equal(r.rcode, DS_RCODE_NOERROR); /* failed over to the live one */
+	}
+	ds_th_run(t, 700);
+	assert_false(fw_down(c, 0));
+	assert_int_equal(ds_metric_value(c->ups[0].hc_failures), 0);
+	for (size_t i = 1; i < 4; i++) {
+		assert_true(fw_down(c, i));
+		assert_true(ds_metric_value(c->ups[i].hc_failures) >= 2);
+	}
+	ds_th_free(t);
+	ds_th_up_free(live);
+}
+
 static void test_config_errors(void **st)
 {
 	static const char *bad[] = {
@@ -322,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_question_formerr),
 		cmocka_unit_test(test_next_and_except),
 		cmocka_unit_test(test_health_check_probes),
+		cmocka_unit_test(test_health_check_each_upstream),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
