@@ -45,6 +45,16 @@ void *ds_xmalloc(size_t n)
 	return p;
 }
 
+void *ds_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q) {
+		fputs("[FATAL] out of memory\n", stderr);
+		abort();
+	}
+	return q;
+}
+
 void *ds_xcalloc(size_t n, size_t sz)
 {
 	void *p = calloc(n ? n : 1, sz ? sz : 1);

@@ -56,4 +56,5 @@ int ds_errf(ds_err_t *err, int code, const char *fmt, ...) DS_PRINTF(3, 4);
 /** Allocation helpers that abort on out-of-memory at startup/config time only. */
 void *ds_xmalloc(size_t n);
 void *ds_xcalloc(size_t n, size_t sz);
+void *ds_xrealloc(void *p, size_t n);
 char *ds_xstrdup(const char *s);

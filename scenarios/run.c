@@ -66,6 +66,8 @@ typedef struct runner {
 	ds_proc_t *cur_srv;
 	char srv_cf[PATH_MAX];
 	bool srv_has_reload;
+	bool srv_stop_asked;       /**< a `server stop` event: its exit is expected */
+	char srv_died[768];        /**< how the server under test died, if it did */
 	/* recording */
 	ds_store_t *db;
 	ds_store_writer_t *wr;
@@ -581,6 +583,24 @@ static void on_interval(const ds_load_snap_t *sn, void *user)
 	ds_store_writer_interval(r->wr, &iv, h, 3);
 }
 
+/* A server under test that exits on its own (a crash, an abort) is a
+ * finding: say so at once, naming its log, and fail the run. */
+static void watch_server(runner_t *r, int64_t t0)
+{
+	ds_proc_t *p = r->cur_srv;
+	if (r->srv_died[0] || r->srv_stop_asked || !p || !ds_proc_poll(p))
+		return;
+	char how[64];
+	if (WIFSIGNALED(p->status))
+		snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(p->status),
+			 strsignal(WTERMSIG(p->status)));
+	else
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(p->status));
+	snprintf(r->srv_died, sizeof(r->srv_died), "server under test %s at %.2fs; see %s", how,
+		 (double)(ds_now_ns() - t0) / 1e9, p->log);
+	logf_(r, "%s", r->srv_died);
+}
+
 /* --------------------------------------------------------------- events */
 
 static void fire(runner_t *r, const ds_scn_event_t *e)
@@ -651,6 +671,7 @@ static void fire(runner_t *r, const ds_scn_event_t *e)
 		break;
 	}
 	case DS_EV_SRV_STOP:
+		r->srv_stop_asked = true;
 		ds_proc_signal(r->cur_srv, SIGTERM);
 		break;
 	case DS_EV_SRV_ROLLOUT: {
@@ -854,6 +875,11 @@ static void judge(runner_t *r, const ds_scn_threshold_t *th, verdict_t *v)
 	v->th = th;
 	v->passed = -1;
 	v->observed = NAN;
+	if (th->kind == DS_TH_SERVER_UP) {
+		v->passed = r->srv_died[0] ? 0 : 1;
+		snprintf(v->detail, sizeof(v->detail), "%s", r->srv_died[0] ? r->srv_died : "running");
+		return;
+	}
 	uint64_t sent = 0, ans = 0, to = 0, rc[16] = {0};
 	double target = 0, dur = 0;
 	ds_hist_t h;
@@ -880,6 +906,8 @@ static void judge(runner_t *r, const ds_scn_threshold_t *th, verdict_t *v)
 		return;
 	}
 	switch (th->kind) {
+	case DS_TH_SERVER_UP:
+		break; /* judged above */
 	case DS_TH_LATENCY:
 		if (!h.count) {
 			snprintf(v->detail, sizeof(v->detail), "no answers in scope");
@@ -1013,7 +1041,7 @@ static void fmt_value(const ds_scn_threshold_t *th, double v, char *buf, size_t 
 		if (v < 1e-3)
 			snprintf(buf, len, "%.1fus", v * 1e6);
 		else
-			snprintf(buf, len, "%.3gms", v * 1e3);
+			snprintf(buf, len, "%.4gms", v * 1e3);
 		break;
 	case DS_TH_LOSS:
 	case DS_TH_SERVFAIL:
@@ -1113,6 +1141,7 @@ static void usage(FILE *f)
 		"  --server BINARY    dnsurged binary under test (default: the one next to dnsurge)\n"
 		"  --time-scale X     story seconds per real second (overrides the scenario)\n"
 		"  --rate-scale X     multiply every rate (overrides the scenario)\n"
+		"  --rate-factor X    multiply the rate scale in force by X (e.g. 0.3 for a slow build)\n"
 		"  --seed N           query stream seed\n"
 		"  --junit FILE       write a JUnit XML report\n"
 		"  --json             print the verdict as one JSON object on stdout\n"
@@ -1129,6 +1158,7 @@ static int parse_opts(int argc, char **argv, ds_run_opts_t *o)
 		{"label", required_argument, NULL, 'l'}, {"server", required_argument, NULL, 's'},
 		{"time-scale", required_argument, NULL, 't'},
 		{"rate-scale", required_argument, NULL, 'r'}, {"seed", required_argument, NULL, 'S'},
+		{"rate-factor", required_argument, NULL, 'F'},
 		{"junit", required_argument, NULL, 'j'}, {"json", no_argument, NULL, 'J'},
 		{"keep", no_argument, NULL, 'k'},        {"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
@@ -1154,6 +1184,12 @@ static int parse_opts(int argc, char **argv, ds_run_opts_t *o)
 		case 'r':
 			if (ds_parse_double(optarg, &o->rate_scale) < 0 || o->rate_scale <= 0) {
 				fprintf(stderr, "dnsurge run: --rate-scale must be a number > 0\n");
+				return 2;
+			}
+			break;
+		case 'F':
+			if (ds_parse_double(optarg, &o->rate_factor) < 0 || o->rate_factor <= 0) {
+				fprintf(stderr, "dnsurge run: --rate-factor must be a number > 0\n");
 				return 2;
 			}
 			break;
@@ -1261,6 +1297,8 @@ int ds_run_main(int argc, char **argv)
 		r->s->time_scale = r->o.time_scale;
 	if (r->o.rate_scale > 0)
 		r->s->rate_scale = r->o.rate_scale;
+	if (r->o.rate_factor > 0)
+		r->s->rate_scale *= r->o.rate_factor;
 	if (r->o.seed_set)
 		r->s->seed = r->o.seed;
 	r->nup = ds_scn_upstream_count(r->s);
@@ -1385,11 +1423,19 @@ int ds_run_main(int argc, char **argv)
 			int64_t d = t0 + fires[i].at - ds_now_ns();
 			if (d <= 0)
 				break;
+			watch_server(r, t0);
 			sleep_ns(d < 50 * DS_NS_PER_MS ? d : 50 * DS_NS_PER_MS);
 		}
 		if (!atomic_load(&r->interrupted))
 			fire(r, fires[i].e);
 	}
+	/* the rest of the load, still watching the server */
+	int64_t load_end = t0 + (int64_t)((double)ds_scn_duration(r->s) / r->s->time_scale);
+	while (!atomic_load(&r->interrupted) && ds_now_ns() < load_end) {
+		watch_server(r, t0);
+		sleep_ns(50 * DS_NS_PER_MS);
+	}
+	watch_server(r, t0);
 	ds_load_wait(r->load);
 	if (r->tty)
 		fprintf(stderr, "\n");
@@ -1413,7 +1459,14 @@ int ds_run_main(int argc, char **argv)
 			fprintf(stderr, "dnsurge run: results store: %s\n", err.msg);
 		r->wr = NULL;
 	}
-	/* thresholds */
+	/* thresholds; a server that died fails the run whatever they say */
+	if (r->srv_died[0]) {
+		r->s->th = ds_xrealloc(r->s->th, (r->s->nth + 1) * sizeof(*r->s->th));
+		ds_scn_threshold_t *dt = &r->s->th[r->s->nth++];
+		memset(dt, 0, sizeof(*dt));
+		dt->kind = DS_TH_SERVER_UP;
+		snprintf(dt->text, sizeof(dt->text), "server under test stays up");
+	}
 	nv = r->s->nth;
 	v = ds_xcalloc(nv ? nv : 1, sizeof(*v));
 	bool failed = false;

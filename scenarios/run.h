@@ -18,6 +18,7 @@ typedef struct ds_run_opts {
 	const char *server;      /**< dnsurged binary under test; NULL = the one next to dnsurge */
 	double time_scale;       /**< 0 = the scenario's */
 	double rate_scale;       /**< 0 = the scenario's */
+	double rate_factor;      /**< 0 = 1: multiplies the (scenario's or given) rate scale */
 	uint64_t seed;
 	bool seed_set;
 	const char *junit;

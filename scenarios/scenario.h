@@ -113,6 +113,7 @@ typedef struct ds_scn_event {
 typedef enum {
 	DS_TH_LATENCY, DS_TH_LOSS, DS_TH_LOST, DS_TH_SERVFAIL, DS_TH_ERRORS, DS_TH_ANSWERED,
 	DS_TH_QPS, DS_TH_THROUGHPUT, DS_TH_RCODE, DS_TH_CACHE_HIT, DS_TH_PROMQL,
+	DS_TH_SERVER_UP,           /**< added by the runner when the server died; not in files */
 } ds_th_kind_t;
 
 typedef struct ds_scn_threshold {

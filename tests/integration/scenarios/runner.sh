@@ -1,7 +1,7 @@
 #!/bin/bash
 # The scenario runner as a CI job uses it: a passing scenario (exit 0,
 # JUnit, JSON, store rows), an impossible threshold (exit 1, named), a
-# broken file (exit 2, file:line), Ctrl-C (exit 2, run marked aborted),
+# server crash (exit 1, signal and log named), a broken file (exit 2, file:line), Ctrl-C (exit 2, run marked aborted),
 # and never a process left behind.
 DNSURGE=$1
 SRC=$2
@@ -40,6 +40,18 @@ rc=$?
 grep -Eq 'latency p99 < 1us +[0-9.]+(us|ms) +FAIL' out.txt || fail "failed threshold not named: $(cat out.txt)"
 grep -q 'verdict: FAIL' out.txt || fail "verdict line"
 no_children hard
+
+# --- a server that dies under load (here: as if OOM-killed) fails the run,
+# with how and its log
+dnsurged=$(dirname "$DNSURGE")/dnsurged
+printf '#!/bin/bash\n(sleep 3; kill -KILL $$) &\nexec %s "$@"\n' "$dnsurged" >crashing-server
+chmod +x crashing-server
+"$DNSURGE" run "$SRC/tests/data/scenarios/smoke.scn" --server "$PWD/crashing-server" --no-db --quiet >out.txt 2>&1
+rc=$?
+[ $rc = 1 ] || fail "crashed server: exit $rc: $(cat out.txt)"
+grep -Eq 'server under test stays up +- +FAIL +server under test killed by signal 9 .* at [0-9.]+s; see .*server.log' out.txt ||
+	fail "crash not reported: $(cat out.txt)"
+no_children crashed
 
 # --- a broken scenario: file:line and exit 2
 "$DNSURGE" run "$SRC/tests/data/scenarios/broken.scn" --no-db >out.txt 2>&1
