@@ -57,10 +57,12 @@ static void check_name(const uint8_t *name, int n)
 }
 
 /* Unpack at every offset: every byte of a packet can be a name start
- * once a pointer says so. */
+ * once a pointer says so. The text round trip of check_name() is most of
+ * a run's time, so only the first few names found get it. */
 static void unpack_everywhere(const uint8_t *pkt, size_t len)
 {
 	size_t lim = len < 600 ? len : 600;
+	unsigned full = 0;
 	for (size_t off = 0; off < lim; off++) {
 		uint8_t name[DS_NAME_MAX];
 		size_t pos = off;
@@ -72,7 +74,10 @@ static void unpack_everywhere(const uint8_t *pkt, size_t len)
 			DS_FUZZ_CHECK(pos == off);
 			continue;
 		}
-		check_name(name, n);
+		if (full++ < 8)
+			check_name(name, n);
+		else
+			DS_FUZZ_CHECK(n <= DS_NAME_MAX && ds_name_len(name) == (size_t)n);
 		DS_FUZZ_CHECK(pos > off && pos <= len);
 		/* Skipping reads the name in place only: it must agree on its end. */
 		DS_FUZZ_CHECK(s == DS_OK && spos == pos);
