@@ -62,3 +62,34 @@ int ds_fuzz_write(const char *name, const void *data, size_t len, char *path, si
 	ok = fclose(f) == 0 && ok;
 	return ok ? 0 : -1;
 }
+
+bool ds_fuzz_import_escapes(const void *text, size_t len)
+{
+	const char *t = text, *end = t + len;
+	for (const char *p = memmem(t, len, "import", 6); p;
+	     p = memmem(p + 1, (size_t)(end - p - 1), "import", 6)) {
+		const char *a = p + 6;
+		while (a < end && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
+			a++;
+		/* The argument: up to the closing quote if quoted, else up to
+		 * white space; a quote in the middle starts a quoted part. */
+		bool quoted = a < end && *a == '"';
+		if (quoted)
+			a++;
+		if (a < end && *a == '/')
+			return true;
+		for (const char *c = a; c < end; c++) {
+			if (*c == '"') {
+				if (quoted)
+					break;
+				quoted = true;
+				continue;
+			}
+			if (!quoted && (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n'))
+				break;
+			if (*c == '\\' || *c == '{' || (*c == '.' && c + 1 < end && c[1] == '.'))
+				return true;
+		}
+	}
+	return false;
+}

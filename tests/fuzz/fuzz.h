@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /** Print where an invariant failed and abort (libFuzzer then saves the input). */
 _Noreturn void ds_fuzz_fail(const char *file, int line, const char *what);
+
+/**
+ * True when Corefile-syntax text of len bytes may import a file from
+ * outside ds_fuzz_dir(): an import argument that is absolute, climbs with
+ * "..", holds a backslash escape or an environment substitution. Imports
+ * read whole files, and one of /dev/zero or a terminal would hang the
+ * fuzzer instead of testing the parser, so harnesses skip such inputs.
+ * Conservative: any "import" followed by such an argument counts.
+ */
+bool ds_fuzz_import_escapes(const void *text, size_t len);
 
 /**
  * A folder private to this process for scratch files, created on first use

@@ -24,7 +24,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[512];
-	if (ds_fuzz_write("fuzz.scn", data, size, path, sizeof(path)) < 0)
+	/* Imports resolve next to the scratch file; nothing may reach out
+	 * of its folder (ds_fuzz_import_escapes()). */
+	if (ds_fuzz_import_escapes(data, size) ||
+	    ds_fuzz_write("fuzz.scn", data, size, path, sizeof(path)) < 0)
 		return 0;
 	ds_err_t err = {{0}};
 	ds_scn_t *s = ds_scn_parse(path, &err);
