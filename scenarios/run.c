@@ -905,6 +905,12 @@ static void judge(runner_t *r, const ds_scn_threshold_t *th, verdict_t *v)
 		ds_hist_free(&h);
 		return;
 	}
+	/* Shares of queries are taken over the queries that ended in the
+	 * scope (answered or timed out): answers are counted in the second
+	 * they arrive and timeouts when they expire, so `sent` in a scope
+	 * does not match them at its edges (a query sent in the last
+	 * millisecond of a phase is answered in the next one). */
+	uint64_t done = ans + to;
 	switch (th->kind) {
 	case DS_TH_SERVER_UP:
 		break; /* judged above */
@@ -918,9 +924,9 @@ static void judge(runner_t *r, const ds_scn_threshold_t *th, verdict_t *v)
 			 (unsigned long long)h.count, nsec);
 		break;
 	case DS_TH_LOSS:
-		v->observed = sent ? (double)to / (double)sent : 0;
+		v->observed = done ? (double)to / (double)done : 0;
 		snprintf(v->detail, sizeof(v->detail), "%llu of %llu queries unanswered",
-			 (unsigned long long)to, (unsigned long long)sent);
+			 (unsigned long long)to, (unsigned long long)done);
 		break;
 	case DS_TH_LOST:
 		v->observed = (double)to;
@@ -939,15 +945,15 @@ static void judge(runner_t *r, const ds_scn_threshold_t *th, verdict_t *v)
 	case DS_TH_ERRORS: {
 		/* Anything but NOERROR and NXDOMAIN, and no answer at all. */
 		uint64_t bad = ans - rc[DS_RCODE_NOERROR] - rc[DS_RCODE_NXDOMAIN] + to;
-		v->observed = sent ? (double)bad / (double)sent : 0;
+		v->observed = done ? (double)bad / (double)done : 0;
 		snprintf(v->detail, sizeof(v->detail), "%llu errors or timeouts of %llu queries",
-			 (unsigned long long)bad, (unsigned long long)sent);
+			 (unsigned long long)bad, (unsigned long long)done);
 		break;
 	}
 	case DS_TH_ANSWERED:
-		v->observed = sent ? (double)ans / (double)sent : 0;
+		v->observed = done ? (double)ans / (double)done : 0;
 		snprintf(v->detail, sizeof(v->detail), "%llu of %llu", (unsigned long long)ans,
-			 (unsigned long long)sent);
+			 (unsigned long long)done);
 		break;
 	case DS_TH_QPS:
 		v->observed = dur > 0 ? (double)ans / dur : 0;
