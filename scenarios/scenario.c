@@ -161,22 +161,29 @@ static int sec_server(pctx_t *c, const ds_sblock_t *b)
 	ds_scn_server_t *sv = &c->s->server;
 	char *body = NULL;
 	size_t len = 0, cap = 0;
+	int rc;
 	for (size_t d = 0; d < b->ndirs; d++) {
 		const ds_directive_t *dir = &b->dirs[d];
 		c->tok = &dir->tokens[0];
 		if (!strcmp(dir->name, "corefile")) {
-			if (dir->ntokens != 2)
-				return perr(c, "server: corefile takes one path (or write the directives inline)");
+			if (dir->ntokens != 2) {
+				rc = perr(c, "server: corefile takes one path (or write the directives inline)");
+				goto fail;
+			}
 			free(sv->cf.path);
 			sv->cf.path = path_rel(c->s, dir->tokens[1].text);
 		} else if (!strcmp(dir->name, "workers")) {
 			long long x;
-			if (dir->ntokens != 2 || ds_parse_int(dir->tokens[1].text, 1, 64, &x) < 0)
-				return perr(c, "server: workers takes a number 1-64");
+			if (dir->ntokens != 2 || ds_parse_int(dir->tokens[1].text, 1, 64, &x) < 0) {
+				rc = perr(c, "server: workers takes a number 1-64");
+				goto fail;
+			}
 			sv->workers = (unsigned)x;
 		} else if (!strcmp(dir->name, "env")) {
-			if (dir->ntokens != 3)
-				return perr(c, "server: env takes NAME VALUE");
+			if (dir->ntokens != 3) {
+				rc = perr(c, "server: env takes NAME VALUE");
+				goto fail;
+			}
 			sv->env = realloc(sv->env, (sv->nenv + 1) * sizeof(*sv->env));
 			sv->env[sv->nenv].name = dup(dir->tokens[1].text);
 			sv->env[sv->nenv].value = dup(dir->tokens[2].text);
@@ -188,8 +195,8 @@ static int sec_server(pctx_t *c, const ds_sblock_t *b)
 		}
 	}
 	if (body && sv->cf.path) {
-		free(body);
-		return perr(c, "server: give either a corefile path or inline directives, not both");
+		rc = perr(c, "server: give either a corefile path or inline directives, not both");
+		goto fail;
 	}
 	if (!body && !sv->cf.path)
 		return perr(c, "server: no corefile and no directives");
@@ -197,6 +204,10 @@ static int sec_server(pctx_t *c, const ds_sblock_t *b)
 	free(sv->cf.inline_text);
 	sv->cf.inline_text = body;
 	return DS_OK;
+fail:
+	/* The directives collected so far are not kept on an error. */
+	free(body);
+	return rc;
 }
 
 static int sec_upstream(pctx_t *c, const ds_sblock_t *b)
@@ -217,12 +228,16 @@ static int sec_upstream(pctx_t *c, const ds_sblock_t *b)
 		c->tok = &dir->tokens[0];
 		long long x;
 		if (!strcmp(dir->name, "count")) {
-			if (dir->ntokens != 2 || ds_parse_int(dir->tokens[1].text, 1, 16, &x) < 0)
+			if (dir->ntokens != 2 || ds_parse_int(dir->tokens[1].text, 1, 16, &x) < 0) {
+				free(body); /* as in sec_server: not kept on an error */
 				return perr(c, "upstream: count takes a number 1-16");
+			}
 			u->count = (unsigned)x;
 		} else if (!strcmp(dir->name, "workers")) {
-			if (dir->ntokens != 2 || ds_parse_int(dir->tokens[1].text, 1, 64, &x) < 0)
+			if (dir->ntokens != 2 || ds_parse_int(dir->tokens[1].text, 1, 64, &x) < 0) {
+				free(body);
 				return perr(c, "upstream: workers takes a number 1-64");
+			}
 			u->workers = (unsigned)x;
 		} else {
 			if (len)
