@@ -251,7 +251,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                  " target_qps_end, measured) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                  " ON CONFLICT(run_id, seq) DO UPDATE SET name = excluded.name,"
                  " start_ns = excluded.start_ns, end_ns = excluded.end_ns,"
-                 " target = excluded.target, target_qps = excluded.target_qps,"
+                 " target = COALESCE(excluded.target, phase.target), target_qps = excluded.target_qps,"
                  " target_qps_end = excluded.target_qps_end, measured = excluded.measured"
                  " RETURNING phase_id",
     [ST_PHASE_ID] = "SELECT phase_id FROM phase WHERE run_id = ?1 AND seq = ?2",

@@ -206,7 +206,8 @@ typedef struct ds_store_phase {
 	const char *name;      /**< "warmup", "steady", "surge" ... */
 	int64_t start_ns;      /**< wall ns */
 	int64_t end_ns;        /**< wall ns; 0 = not ended */
-	const char *target;    /**< what the phase drives, e.g. "ramp 1000->20000 qps"; NULL */
+	const char *target;    /**< what the phase drives, e.g. "ramp 1000->20000 qps"; NULL =
+	                            none, or on an update the one given before */
 	double target_qps;     /**< NAN = none */
 	double target_qps_end; /**< for ramps; NAN = none */
 	bool measured;         /**< used for summaries and comparisons */
