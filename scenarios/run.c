@@ -30,6 +30,7 @@
 #include "lib/util.h"
 #include "lib/wire.h"
 #include "loadgen/load.h"
+#include "replay/replay.h"
 #include "reports/promql.h"
 #include "scenarios/procs.h"
 #include "scenarios/run.h"
@@ -74,6 +75,10 @@ typedef struct runner {
 	int64_t run_id;
 	ds_scraper_t *scr;
 	ds_load_t *load;
+	ds_replay_t *replay;       /**< instead of load, for a replay scenario */
+	ds_rewrite_t *rewrite;
+	ds_scn_event_t *speed_ev;  /**< the replay's speed changes */
+	size_t nspeed_ev;
 	ds_profile_t *prof;
 	ds_qsrc_t *qsrc[32];
 	size_t nqsrc;
@@ -609,9 +614,17 @@ static void fire(runner_t *r, const ds_scn_event_t *e)
 	unsigned first = e->upstream < 0 ? 0 : (unsigned)e->upstream;
 	unsigned last = e->upstream < 0 ? r->nup : (unsigned)e->upstream + 1;
 	char json[256];
+	if (e->kind == DS_EV_LOAD_SPEED) {
+		/* the phases' own schedule, not a scripted event: not logged */
+		if (r->replay && ds_replay_set_speed(r->replay, e->value, &err) < 0)
+			logf_(r, "replay speed: %s", err.msg);
+		return;
+	}
 	r->events_fired++;
 	logf_(r, "event: %s", e->text);
 	switch (e->kind) {
+	case DS_EV_LOAD_SPEED:
+		break;
 	case DS_EV_UP_STOP:
 		for (unsigned i = first; i < last; i++) {
 			ds_proc_signal(&r->up[i], SIGCONT);
@@ -761,9 +774,37 @@ static firing_t *schedule(runner_t *r, size_t *n)
 			t += e->every_ns;
 		} while (e->every_ns && t < e->until_ns && k < 1000000);
 	}
+	f = ds_xrealloc(f, (k + r->nspeed_ev + 1) * sizeof(*f));
+	for (size_t i = 0; i < r->nspeed_ev; i++)
+		f[k++] = (firing_t){.at = r->speed_ev[i].at_ns, .e = &r->speed_ev[i]};
 	qsort(f, k, sizeof(*f), cmp_firing);
 	*n = k;
 	return f;
+}
+
+/* A replay follows its phases' speeds: a change at each phase start and
+ * every 250 ms along a ramp (real time; a replay runs at time scale 1). */
+static void make_speed_events(runner_t *r)
+{
+	const ds_scn_load_t *l = &r->s->load;
+	int64_t step = 250 * DS_NS_PER_MS;
+	size_t cap = 0;
+	for (size_t i = 0; i < l->nphases; i++)
+		cap += 1 + (size_t)(l->phases[i].r0 != l->phases[i].r1 ? l->phases[i].dur_ns / step : 0);
+	r->speed_ev = ds_xcalloc(cap, sizeof(*r->speed_ev));
+	int64_t t = 0;
+	for (size_t i = 0; i < l->nphases; i++) {
+		const ds_scn_phase_t *ph = &l->phases[i];
+		for (int64_t d = 0; d < ph->dur_ns && r->nspeed_ev < cap; d += step) {
+			ds_scn_event_t *e = &r->speed_ev[r->nspeed_ev++];
+			e->kind = DS_EV_LOAD_SPEED;
+			e->at_ns = t + d;
+			e->value = (ph->r0 + (ph->r1 - ph->r0) * (double)d / (double)ph->dur_ns) * r->s->rate_scale;
+			if (ph->r0 == ph->r1)
+				break;
+		}
+		t += ph->dur_ns;
+	}
 }
 
 /* ---------------------------------------------------------- thresholds */
@@ -1121,6 +1162,90 @@ static int write_junit(runner_t *r, const verdict_t *v, size_t n, const char *er
 	return fclose(f) == 0 ? DS_OK : -errno;
 }
 
+/* ----------------------------------------------------------------- load */
+
+/* Prefix err's message (it may not be formatted into itself). */
+static int err_prefix(ds_err_t *err, int code, const char *prefix)
+{
+	char m[DS_ERRMSG_MAX];
+	snprintf(m, sizeof(m), "%s", err->msg);
+	return ds_errf(err, code, "%s%s", prefix, m);
+}
+
+/* A query-mix load: the phases are the generator's rate profile. */
+static int start_load(runner_t *r, ds_err_t *err)
+{
+	ds_qsrc_t *src = make_qsrc(r, &r->s->load.queries, err);
+	if (!src)
+		return err_prefix(err, DS_ECONFIG, "queries: ");
+	r->prof = make_profile(r);
+	ds_load_cfg_t lc;
+	ds_load_cfg_init(&lc);
+	ds_addr_parse("127.0.0.1", r->dns_port, &lc.target);
+	ds_addr_set_port(&lc.target, r->dns_port);
+	lc.tcp = r->s->load.tcp;
+	lc.profile = r->prof;
+	lc.qsrc = src;
+	lc.duration_ns = (int64_t)((double)ds_scn_duration(r->s) / r->s->time_scale);
+	lc.timeout_ns = r->s->load.timeout_ns;
+	lc.timeout_in_hist = true;
+	lc.max_lag_ns = r->s->load.max_lag_ns;
+	lc.threads = r->s->load.threads;
+	lc.seed = r->s->seed;
+	lc.on_interval = on_interval;
+	lc.user = r;
+	r->load = ds_load_new(&lc, err);
+	if (!r->load || ds_load_start(r->load, err) < 0)
+		return err_prefix(err, DS_EIO, "load: ");
+	return DS_OK;
+}
+
+/* A replay load: the captures, looped to fill the phases, at the phases'
+ * speeds (changed by the event loop, make_speed_events). */
+static int start_replay(runner_t *r, ds_err_t *err)
+{
+	const ds_scn_load_t *l = &r->s->load;
+	if (r->s->time_scale != 1)
+		return ds_errf(err, DS_EINVAL, "a replay runs in real time: --time-scale must be 1");
+	if (l->nfilters || l->nrewrites) {
+		char pos[PATH_MAX + 32];
+		snprintf(pos, sizeof(pos), "%s:%d - load: ", r->s->path, l->filter_line);
+		r->rewrite = ds_rewrite_new();
+		if (!r->rewrite)
+			return ds_errf(err, DS_ENOMEM, "out of memory");
+		for (size_t i = 0; i < l->nfilters; i++)
+			if (ds_rewrite_add_filter(r->rewrite, l->filters[i], err) < 0)
+				return err_prefix(err, DS_ECONFIG, pos);
+		for (size_t i = 0; i < l->nrewrites; i++)
+			if (ds_rewrite_add_zone(r->rewrite, l->rewrites[i], err) < 0)
+				return err_prefix(err, DS_ECONFIG, pos);
+	}
+	make_speed_events(r);
+	ds_replay_cfg_t rc;
+	ds_replay_cfg_init(&rc);
+	rc.files = (const char *const *)l->replay;
+	rc.nfiles = l->nreplay;
+	ds_addr_parse("127.0.0.1", r->dns_port, &rc.target);
+	ds_addr_set_port(&rc.target, r->dns_port);
+	rc.speed = l->phases[0].r0 * r->s->rate_scale;
+	rc.loops = UINT_MAX; /* as many passes as the phases take */
+	rc.duration_ns = ds_scn_duration(r->s);
+	rc.rewrite = r->rewrite;
+	if (l->timeout_ns)
+		rc.timeout_ns = l->timeout_ns;
+	rc.timeout_in_hist = true;
+	if (l->max_lag_ns)
+		rc.max_lag_ns = l->max_lag_ns;
+	if (l->threads)
+		rc.threads = l->threads;
+	rc.on_interval = on_interval;
+	rc.user = r;
+	r->replay = ds_replay_new(&rc, err);
+	if (!r->replay || ds_replay_start(r->replay, err) < 0)
+		return err_prefix(err, DS_EIO, "replay: ");
+	return DS_OK;
+}
+
 /* ----------------------------------------------------------------- main */
 
 static void on_sigint(int sig)
@@ -1129,6 +1254,8 @@ static void on_sigint(int sig)
 		atomic_store(&g_runner->interrupted, true);
 		if (g_runner->load)
 			ds_load_stop(g_runner->load);
+		if (g_runner->replay)
+			ds_replay_stop(g_runner->replay);
 	}
 }
 
@@ -1321,6 +1448,9 @@ int ds_run_main(int argc, char **argv)
 	double story = (double)ds_scn_duration(r->s) / 1e9;
 	logf_(r, "scenario %s: %.0fs of story in %.1fs (time scale %g, rate scale %g)", r->s->name,
 	      story, story / r->s->time_scale, r->s->time_scale, r->s->rate_scale);
+	if (r->s->load.nreplay)
+		logf_(r, "replaying %s%s, looped to fill the phases, at their speeds x rate scale",
+		      r->s->load.replay[0], r->s->load.nreplay > 1 ? " and the files after it" : "");
 	if (setup_world(r, &err) < 0) {
 		snprintf(r->error, sizeof(r->error), "%s", err.msg);
 		fprintf(stderr, "dnsurge run: %s\n", err.msg);
@@ -1374,50 +1504,33 @@ int ds_run_main(int argc, char **argv)
 		r->scr = ds_scraper_start(url, DS_NS_PER_SEC, r->wr, &err);
 	}
 	/* load */
-	ds_qsrc_t *src = make_qsrc(r, &r->s->load.queries, &err);
-	if (!src) {
-		snprintf(r->error, sizeof(r->error), "queries: %s", err.msg);
-		fprintf(stderr, "dnsurge run: %s\n", r->error);
-		goto stop;
-	}
-	r->prof = make_profile(r);
-	ds_load_cfg_t lc;
-	ds_load_cfg_init(&lc);
-	ds_addr_parse("127.0.0.1", r->dns_port, &lc.target);
-	ds_addr_set_port(&lc.target, r->dns_port);
-	lc.tcp = r->s->load.tcp;
-	lc.profile = r->prof;
-	lc.qsrc = src;
-	lc.duration_ns = (int64_t)((double)ds_scn_duration(r->s) / r->s->time_scale);
-	lc.timeout_ns = r->s->load.timeout_ns;
-	lc.timeout_in_hist = true;
-	lc.max_lag_ns = r->s->load.max_lag_ns;
-	lc.threads = r->s->load.threads;
-	lc.seed = r->s->seed;
-	lc.on_interval = on_interval;
-	lc.user = r;
-	r->load = ds_load_new(&lc, &err);
-	if (!r->load || ds_load_start(r->load, &err) < 0) {
-		snprintf(r->error, sizeof(r->error), "load: %s", err.msg);
+	if (r->s->load.nreplay ? start_replay(r, &err) < 0 : start_load(r, &err) < 0) {
+		snprintf(r->error, sizeof(r->error), "%s", err.msg);
 		fprintf(stderr, "dnsurge run: %s\n", r->error);
 		goto stop;
 	}
 	int64_t t0 = ds_now_ns();
-	r->start_wall = ds_load_start_wall(r->load);
+	r->start_wall = r->replay ? ds_replay_start_wall(r->replay) : ds_load_start_wall(r->load);
 	if (r->wr) {
 		for (size_t i = 0; i < r->s->load.nphases; i++) {
 			int64_t a, b;
 			phase_span(r, i, &a, &b);
 			const ds_scn_phase_t *ph = &r->s->load.phases[i];
 			char tgt[96];
-			if (ph->r0 == ph->r1)
+			if (ph->speed && ph->r0 == ph->r1)
+				snprintf(tgt, sizeof(tgt), "replay x%g", ph->r0 * r->s->rate_scale);
+			else if (ph->speed)
+				snprintf(tgt, sizeof(tgt), "replay x%g->x%g", ph->r0 * r->s->rate_scale,
+					 ph->r1 * r->s->rate_scale);
+			else if (ph->r0 == ph->r1)
 				snprintf(tgt, sizeof(tgt), "step %.0f qps", ph->r0 * r->s->rate_scale);
 			else
 				snprintf(tgt, sizeof(tgt), "ramp %.0f->%.0f qps", ph->r0 * r->s->rate_scale,
 					 ph->r1 * r->s->rate_scale);
 			ds_store_phase_t p = {.seq = (int)i, .name = ph->name, .start_ns = r->start_wall + a,
-					      .end_ns = 0, .target = tgt, .target_qps = ph->r0 * r->s->rate_scale,
-					      .target_qps_end = ph->r1 * r->s->rate_scale, .measured = ph->measured};
+					      .end_ns = 0, .target = tgt, .target_qps = ph->speed ? NAN : ph->r0 * r->s->rate_scale,
+					      .target_qps_end = ph->speed ? NAN : ph->r1 * r->s->rate_scale,
+					      .measured = ph->measured};
 			ds_store_writer_phase(r->wr, &p);
 		}
 	}
@@ -1442,10 +1555,13 @@ int ds_run_main(int argc, char **argv)
 		sleep_ns(50 * DS_NS_PER_MS);
 	}
 	watch_server(r, t0);
-	ds_load_wait(r->load);
+	if (r->replay)
+		ds_replay_wait(r->replay);
+	else
+		ds_load_wait(r->load);
 	if (r->tty)
 		fprintf(stderr, "\n");
-	const ds_load_result_t *res = ds_load_result(r->load);
+	const ds_load_result_t *res = r->replay ? &ds_replay_result(r->replay)->load : ds_load_result(r->load);
 	if (r->wr) {
 		for (size_t i = 0; i < r->s->load.nphases; i++) {
 			int64_t a, b;
@@ -1453,8 +1569,9 @@ int ds_run_main(int argc, char **argv)
 			const ds_scn_phase_t *ph = &r->s->load.phases[i];
 			ds_store_phase_t p = {.seq = (int)i, .name = ph->name, .start_ns = r->start_wall + a,
 					      .end_ns = r->start_wall + b, .target = NULL,
-					      .target_qps = ph->r0 * r->s->rate_scale,
-					      .target_qps_end = ph->r1 * r->s->rate_scale, .measured = ph->measured};
+					      .target_qps = ph->speed ? NAN : ph->r0 * r->s->rate_scale,
+					      .target_qps_end = ph->speed ? NAN : ph->r1 * r->s->rate_scale,
+					      .measured = ph->measured};
 			ds_store_writer_phase(r->wr, &p);
 		}
 	}
@@ -1506,6 +1623,14 @@ int ds_run_main(int argc, char **argv)
 			res->valid ? "" : "  [INVALID measurement]");
 		if (!res->valid)
 			fprintf(out, "  invalid: %s\n", res->invalid_reason);
+		if (r->replay) {
+			const ds_replay_result_t *rr = ds_replay_result(r->replay);
+			fprintf(out, "  replay: %llu clients, %llu queries over TCP, %llu filtered out, %llu renamed\n",
+				(unsigned long long)rr->clients, (unsigned long long)rr->tcp_queries,
+				(unsigned long long)rr->filtered, (unsigned long long)rr->rewritten);
+			if (rr->capture_error[0])
+				fprintf(out, "  capture: %s\n", rr->capture_error);
+		}
 		fprintf(out, "\n  %-52s %-12s %-12s %s\n", "threshold", "measured", "result", "detail");
 		for (size_t i = 0; i < nv; i++) {
 			char obs[64];
@@ -1539,6 +1664,11 @@ int ds_run_main(int argc, char **argv)
 		cJSON_AddNumberToObject(o, "answered", (double)res->total.answered);
 		cJSON_AddNumberToObject(o, "timeouts", (double)res->total.timeouts);
 		cJSON_AddBoolToObject(o, "valid", res->valid);
+		if (r->replay) {
+			cJSON *rj = ds_replay_result_json(ds_replay_result(r->replay));
+			if (rj)
+				cJSON_AddItemToObject(o, "replay", rj);
+		}
 		cJSON *ta = cJSON_AddArrayToObject(o, "thresholds");
 		for (size_t i = 0; i < nv; i++) {
 			cJSON *t = cJSON_CreateObject();
@@ -1563,6 +1693,8 @@ stop:
 		ds_load_free(r->load);
 		r->load = NULL;
 	}
+	ds_replay_free(r->replay); /* stops and waits */
+	r->replay = NULL;
 	ds_scraper_stop(r->scr);
 	r->scr = NULL;
 	if (r->wr) {
@@ -1611,6 +1743,8 @@ out:
 	for (size_t i = 0; i < r->nqsrc; i++)
 		ds_qsrc_free(r->qsrc[i]);
 	ds_profile_free(r->prof);
+	ds_rewrite_free(r->rewrite);
+	free(r->speed_ev);
 	for (unsigned i = 0; i < DS_SCN_MAX_UPSTREAMS; i++)
 		free(r->up_text[i]);
 	ds_scn_free(r->s);

@@ -2,6 +2,7 @@
 /* Scenario files (see scenario.h and docs/SCENARIOS.md). */
 #include "scenarios/scenario.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -338,6 +339,61 @@ static void queries_free(ds_scn_queries_t *q)
 	free(q->domain);
 }
 
+static void push_str(char ***v, size_t *n, char *str)
+{
+	*v = ds_xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = str;
+}
+
+static void free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* A replay load takes its timing from the capture: phases give speeds
+ * (xN), the story runs in real time, and nothing may change the query
+ * mix; a query-mix load has no speeds. */
+static int check_replay(pctx_t *c)
+{
+	ds_scn_t *s = c->s;
+	ds_scn_load_t *l = &s->load;
+	bool replay = l->nreplay > 0;
+	c->tok = NULL;
+	if (!replay && (l->nfilters || l->nrewrites))
+		return ds_errf(c->err, DS_ECONFIG, "%s:%d - load: filter and rewrite_zone need a replay (load { replay FILE })",
+			       s->path, l->filter_line);
+	for (size_t i = 0; i < l->nphases; i++) {
+		if (l->phases[i].speed == replay)
+			continue;
+		return ds_errf(c->err, DS_ECONFIG, "%s:%d - load: phase '%s': %s", s->path, l->phases[i].line,
+			       l->phases[i].name,
+			       replay ? "a replay's phases give speeds (x1, x10, x1~x10), not rates"
+				      : "a speed (xN) needs a replay (load { replay FILE })");
+	}
+	if (!replay)
+		return DS_OK;
+	for (size_t i = 0; i < l->nreplay; i++) {
+		FILE *f = fopen(l->replay[i], "rb");
+		if (!f)
+			return ds_errf(c->err, DS_ECONFIG, "%s:%d - load: replay: cannot read %s: %s", s->path,
+				       l->replay_line, l->replay[i], strerror(errno));
+		fclose(f);
+	}
+	if (l->tcp_line)
+		return ds_errf(c->err, DS_ECONFIG, "%s:%d - load: protocol does not apply to a replay: each client uses the transport it was captured with",
+			       s->path, l->tcp_line);
+	if (s->time_scale != 1)
+		return ds_errf(c->err, DS_ECONFIG, "%s:%d - load: a replay runs in real time: time_scale must be 1",
+			       s->path, l->replay_line);
+	for (size_t i = 0; i < s->nevents; i++)
+		if (s->events[i].kind == DS_EV_LOAD_QUERIES)
+			return ds_errf(c->err, DS_ECONFIG, "%s:%d - event: a replay's queries come from the capture",
+				       s->path, s->events[i].line);
+	return DS_OK;
+}
+
 static int sec_load(pctx_t *c, const ds_sblock_t *b)
 {
 	ds_scn_load_t *l = &c->s->load;
@@ -347,7 +403,28 @@ static int sec_load(pctx_t *c, const ds_sblock_t *b)
 		size_t n = dir->ntokens;
 		c->tok = &t[0];
 		long long x;
-		if (!strcmp(dir->name, "queries")) {
+		if (!strcmp(dir->name, "replay")) {
+			if (n < 2)
+				return perr(c, "load: replay FILE... (pcap or pcapng captures, relative to the scenario)");
+			if (l->queries.kind)
+				return perr(c, "load: replay and queries exclude each other: the capture is the query mix");
+			for (size_t i = 1; i < n; i++)
+				push_str(&l->replay, &l->nreplay, path_rel(c->s, t[i].text));
+			l->replay_line = t[0].line;
+		} else if (!strcmp(dir->name, "filter") || !strcmp(dir->name, "rewrite_zone")) {
+			bool f = !strcmp(dir->name, "filter");
+			if (n != 2 || !strchr(t[1].text, '='))
+				return perr(c, f ? "load: filter qtype=A,AAAA or filter zone=example.com"
+						 : "load: rewrite_zone FROM=TO");
+			if (!l->filter_line)
+				l->filter_line = t[0].line;
+			if (f)
+				push_str(&l->filters, &l->nfilters, dup(t[1].text));
+			else
+				push_str(&l->rewrites, &l->nrewrites, dup(t[1].text));
+		} else if (!strcmp(dir->name, "queries")) {
+			if (l->nreplay)
+				return perr(c, "load: replay and queries exclude each other: the capture is the query mix");
 			queries_free(&l->queries);
 			int rc = parse_queries(c, t + 1, n - 1, &l->queries);
 			if (rc < 0)
@@ -356,6 +433,7 @@ static int sec_load(pctx_t *c, const ds_sblock_t *b)
 			if (n != 2 || (strcmp(t[1].text, "udp") && strcmp(t[1].text, "tcp")))
 				return perr(c, "load: protocol is udp or tcp");
 			l->tcp = !strcmp(t[1].text, "tcp");
+			l->tcp_line = t[0].line;
 		} else if (!strcmp(dir->name, "timeout")) {
 			if (n != 2 || ds_parse_duration(t[1].text, &l->timeout_ns) < 0 || l->timeout_ns <= 0)
 				return perr(c, "load: timeout takes a duration, e.g. 2s");
@@ -389,10 +467,15 @@ static int sec_load(pctx_t *c, const ds_sblock_t *b)
 			char *tilde = strchr(rb, '~');
 			if (tilde)
 				*tilde = 0;
-			if (parse_rate(rb, &ph.r0) < 0 || (tilde && parse_rate(tilde + 1, &ph.r1) < 0)) {
+			/* x2 or x1~x10: speeds of a replay */
+			ph.speed = rb[0] == 'x';
+			bool speed_ok = !tilde || (tilde[1] == 'x') == ph.speed;
+			if (!speed_ok || parse_rate(rb + ph.speed, &ph.r0) < 0 ||
+			    (tilde && parse_rate(tilde + 1 + ph.speed, &ph.r1) < 0) ||
+			    (ph.speed && (ph.r0 <= 0 || (tilde && ph.r1 <= 0)))) {
 				free(ph.name);
-				return perr(c, "load: phase '%s': bad rate '%s' (e.g. 50k or 5k~50k)", t[1].text,
-					    t[3].text);
+				return perr(c, "load: phase '%s': bad rate '%s' (e.g. 50k or 5k~50k; a replay's speed: x2 or x1~x10)",
+					    t[1].text, t[3].text);
 			}
 			if (!tilde)
 				ph.r1 = ph.r0;
@@ -789,7 +872,9 @@ ds_scn_t *ds_scn_parse(const char *path, ds_err_t *err)
 		c.tok = NULL;
 		rc = perr(&c, "no load phases: add a load section with at least one 'phase NAME DURATION RATE'");
 	}
-	if (rc == DS_OK && !s->load.queries.kind)
+	if (rc == DS_OK)
+		rc = check_replay(&c);
+	if (rc == DS_OK && !s->load.queries.kind && !s->load.nreplay)
 		parse_queries(&c, &(ds_token_t){.text = "names"}, 1, &s->load.queries);
 	/* Every threshold's phases must exist, every event must fall inside the run. */
 	for (size_t i = 0; rc == DS_OK && i < s->nth; i++) {
@@ -874,6 +959,9 @@ void ds_scn_free(ds_scn_t *s)
 	for (size_t i = 0; i < s->load.nphases; i++)
 		free(s->load.phases[i].name);
 	free(s->load.phases);
+	free_strs(s->load.replay, s->load.nreplay);
+	free_strs(s->load.filters, s->load.nfilters);
+	free_strs(s->load.rewrites, s->load.nrewrites);
 	for (size_t i = 0; i < s->nevents; i++) {
 		free(s->events[i].s1);
 		free(s->events[i].s2);

@@ -72,6 +72,7 @@ typedef struct ds_scn_phase {
 	char *name;
 	int64_t dur_ns;            /**< story time */
 	double r0, r1;             /**< story qps; r0 == r1 unless a ramp */
+	bool speed;                /**< written xN: r0, r1 are replay speeds, not qps */
 	bool measured;
 	int line;
 } ds_scn_phase_t;
@@ -84,6 +85,15 @@ typedef struct ds_scn_load {
 	unsigned threads;
 	ds_scn_phase_t *phases;
 	size_t nphases;
+	/* A replay load: the captures' queries at the phases' speeds (xN) instead of a query mix. */
+	char **replay;             /**< capture files, in order, as one capture */
+	size_t nreplay;
+	int replay_line;
+	char **filters;            /**< `filter qtype=A,AAAA` / `zone=Z` (replay/rewrite.h) */
+	size_t nfilters;
+	char **rewrites;           /**< `rewrite_zone FROM=TO` */
+	size_t nrewrites;
+	int filter_line, tcp_line; /**< where the first filter/rewrite and `protocol` were */
 } ds_scn_load_t;
 
 typedef enum {
@@ -93,6 +103,7 @@ typedef enum {
 	DS_EV_K8S_CHURN, DS_EV_K8S_DOWN, DS_EV_K8S_UP, DS_EV_K8S_SLOW, DS_EV_K8S_EXPIRE,
 	DS_EV_K8S_DROP, DS_EV_K8S_ERRORS,
 	DS_EV_LOAD_QUERIES,
+	DS_EV_LOAD_SPEED,          /**< made by the runner from a replay's phases; not in files */
 } ds_ev_kind_t;
 
 typedef struct ds_scn_event {
