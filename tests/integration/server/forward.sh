@@ -39,13 +39,15 @@ t0=$(date +%s%N)
 
 # --- max_concurrent: an upstream that answers after 1 s, limit 2
 S=$(free_port)
-printf '.:%s {\n    bind 127.0.0.1\n    erratic {\n        delay 1 1s\n    }\n}\n' "$S" >"$DS_TMP/slow.conf"
+# Both servers also answer up.test at once (whoami), so that waiting for
+# them does not race the 1 s delay nor leave queries in flight.
+printf '.:%s {\n    bind 127.0.0.1\n    erratic {\n        delay 1 1s\n    }\n}\nup.test:%s {\n    bind 127.0.0.1\n    whoami\n}\n' "$S" "$S" >"$DS_TMP/slow.conf"
 start_bg slow "$DNSURGED" -conf "$DS_TMP/slow.conf" -workers 1
 P2=$(free_port)
-printf '.:%s {\n    bind 127.0.0.1\n    forward . 127.0.0.1:%s {\n        max_concurrent 2\n    }\n}\n' "$P2" "$S" >"$DS_TMP/mc.conf"
+printf '.:%s {\n    bind 127.0.0.1\n    forward . 127.0.0.1:%s {\n        max_concurrent 2\n    }\n}\nup.test:%s {\n    bind 127.0.0.1\n    whoami\n}\n' "$P2" "$S" "$P2" >"$DS_TMP/mc.conf"
 start_bg mc "$DNSURGED" -conf "$DS_TMP/mc.conf" -workers 1
-wait_dns "$P2" || fail "max_concurrent forwarder"
-sleep 1.2
+wait_dns "$S" up.test. || fail "slow upstream: $(cat "$DS_TMP/slow.log")"
+wait_dns "$P2" up.test. || fail "max_concurrent forwarder: $(cat "$DS_TMP/mc.log")"
 digs=()
 for i in 1 2 3 4 5 6; do
 	dig +time=3 +tries=1 @127.0.0.1 -p "$P2" "q$i.example.org" A >"$DS_TMP/mc$i.out" &
