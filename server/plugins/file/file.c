@@ -42,6 +42,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "server/src/plugin.h"
+#include "server/src/upstream.h"
 
 #define RETIRED_MAX 8
 #define CHASE_MAX 8
@@ -871,13 +872,12 @@ static int finish(ds_query_t *q, ds_plugin_t *p)
 
 /* lookup() wrote the answer up to a target outside the zone, in ext. */
 #define NEED_LOOKUP (-20000)
-#define LOOKUP_DEPTH_MAX 8
 
 /* After a chase: the target to look up, or the apex NS and the reply. */
 static int after_chase(ds_plugin_t *p, ds_query_t *q, const fzone_t *z, const uint8_t *target,
                        int depth, uint8_t *ext)
 {
-	if (target && depth < LOOKUP_DEPTH_MAX) {
+	if (target && depth < DS_UPSTREAM_DEPTH_MAX) {
 		memcpy(ext, target, ds_name_len(target));
 		return NEED_LOOKUP;
 	}
@@ -1028,95 +1028,28 @@ static int lookup(ds_plugin_t *p, ds_query_t *q, const fzone_t *z, int depth, ui
 /* ------------------------------------------------------------ lookups */
 
 /* A reply waiting for the server's answer about an out-of-zone target. */
-typedef struct pending {
-	ds_query_t *q;
-	ds_query_t *sub; /* in flight, so its own lookups know their depth */
+typedef struct wait {
 	ds_plugin_t *p;
 	size_t zi;
-	int depth;
-	bool in_launch, done_sync;
-	struct pending *next_free, *prev_act, *next_act;
-	struct wstate *ws;
-} pending_t;
-
-typedef struct pchunk {
-	struct pchunk *next;
-	pending_t p[32];
-} pchunk_t;
-
-typedef struct wstate {
-	pending_t *free, *active;
-	pchunk_t *chunks;
-} wstate_t;
+} wait_t;
 
 static int file_worker_init(ds_plugin_t *p, ds_worker_t *w, void **wctx)
 {
-	*wctx = calloc(1, sizeof(wstate_t));
-	return *wctx ? DS_OK : DS_ENOMEM;
+	ds_upstream_pool_t *pool = malloc(sizeof(*pool));
+	if (!pool)
+		return DS_ENOMEM;
+	ds_upstream_pool_init(pool, sizeof(wait_t));
+	*wctx = pool;
+	return DS_OK;
 }
 
 static void file_worker_fini(ds_plugin_t *p, ds_worker_t *w, void *wctx)
 {
-	wstate_t *ws = wctx;
-	if (!ws)
+	ds_upstream_pool_t *pool = wctx;
+	if (!pool)
 		return;
-	while (ws->chunks) {
-		pchunk_t *c = ws->chunks;
-		ws->chunks = c->next;
-		free(c);
-	}
-	free(ws);
-}
-
-static pending_t *pending_get(wstate_t *ws)
-{
-	if (!ws->free) {
-		pchunk_t *c = calloc(1, sizeof(*c));
-		if (!c)
-			return NULL;
-		c->next = ws->chunks;
-		ws->chunks = c;
-		for (size_t i = 0; i < DS_ARRAY_SIZE(c->p); i++) {
-			c->p[i].ws = ws;
-			c->p[i].next_free = ws->free;
-			ws->free = &c->p[i];
-		}
-	}
-	pending_t *pd = ws->free;
-	ws->free = pd->next_free;
-	pd->prev_act = NULL;
-	pd->next_act = ws->active;
-	if (ws->active)
-		ws->active->prev_act = pd;
-	ws->active = pd;
-	pd->sub = NULL;
-	return pd;
-}
-
-static void pending_put(pending_t *pd)
-{
-	wstate_t *ws = pd->ws;
-	if (pd->prev_act)
-		pd->prev_act->next_act = pd->next_act;
-	else
-		ws->active = pd->next_act;
-	if (pd->next_act)
-		pd->next_act->prev_act = pd->prev_act;
-	pd->q = pd->sub = NULL;
-	pd->next_free = ws->free;
-	ws->free = pd;
-}
-
-/* How many lookups deep q is: only our own lookups are tracked. */
-static int depth_of(ds_plugin_t *p, const ds_query_t *q)
-{
-	if (q->proto != DS_PROTO_INTERNAL)
-		return 0;
-	wstate_t *ws = ds_plugin_wctx(p, q);
-	for (const pending_t *pd = ws ? ws->active : NULL; pd; pd = pd->next_act)
-		if (pd->sub == q)
-			return pd->depth + 1;
-	return 0;
+	ds_upstream_pool_fini(pool);
+	free(pool);
 }
 
 /* Enter / leave the read side of the grace period (worker-private line). */
@@ -1133,73 +1066,6 @@ static void zone_leave(filep_t *f, unsigned wid, uint64_t v)
 	atomic_store_explicit(&f->slots[wid].seq, v + 2, memory_order_release);
 }
 
-/* The block the server would route name to (longest zone), or NULL. */
-static ds_block_t *block_for(const ds_query_t *q, const uint8_t *name)
-{
-	ds_block_t *const *blocks;
-	size_t nb = ds_gen_blocks(q->gen, &blocks);
-	ds_block_t *best = NULL;
-	int best_labels = -1;
-	for (size_t i = 0; i < nb; i++) {
-		const uint8_t *const *zones;
-		size_t nz = ds_block_zones(blocks[i], &zones);
-		for (size_t k = 0; k < nz; k++) {
-			int l = ds_name_labels(zones[k]);
-			if (l > best_labels && ds_name_in(name, zones[k])) {
-				best = blocks[i];
-				best_labels = l;
-			}
-		}
-	}
-	return best;
-}
-
-/* Append the answer section of a finished lookup to q's reply. */
-static void append_answers(ds_query_t *q, const ds_query_t *sub)
-{
-	ds_wbuf_t *wb = &q->resp;
-	if (sub->resp_len < DS_HDR_LEN)
-		return;
-	const uint8_t *pkt = sub->tx;
-	size_t len = sub->resp_len;
-	ds_rr_iter_t it;
-	ds_rr_t rr;
-	if (ds_rr_iter_init(&it, pkt, len) < 0)
-		return;
-	while (ds_rr_next(&it, &rr) == 1 && rr.section == DS_SEC_ANSWER) {
-		uint8_t owner[DS_NAME_MAX], name[DS_NAME_MAX];
-		size_t pos = rr.owner_off;
-		if (ds_name_unpack(pkt, len, &pos, owner) < 0)
-			return;
-		int m = ds_wb_rr_begin(wb, owner, rr.type, rr.rclass, rr.ttl);
-		if (m < 0)
-			return;
-		pos = rr.rdata_off;
-		size_t fixed = rr.type == DS_TYPE_MX ? 2 : rr.type == DS_TYPE_SRV ? 6 : 0;
-		bool one_name = rr.type == DS_TYPE_CNAME || rr.type == DS_TYPE_NS ||
-		                rr.type == DS_TYPE_PTR || rr.type == DS_TYPE_MX ||
-		                rr.type == DS_TYPE_SRV || rr.type == DS_TYPE_DNAME;
-		if (one_name && rr.rdlen >= fixed) {
-			/* names may point anywhere in the lookup's reply: expand them */
-			ds_wb_bytes(wb, pkt + pos, fixed);
-			pos += fixed;
-			if (ds_name_unpack(pkt, len, &pos, name) < 0)
-				return;
-			ds_wb_name(wb, name, rr.type != DS_TYPE_SRV && rr.type != DS_TYPE_DNAME);
-		} else if (rr.type == DS_TYPE_SOA) {
-			for (int i = 0; i < 2; i++) {
-				if (ds_name_unpack(pkt, len, &pos, name) < 0)
-					return;
-				ds_wb_name(wb, name, true);
-			}
-			ds_wb_bytes(wb, pkt + pos, (size_t)(rr.rdata_off + rr.rdlen) - pos);
-		} else {
-			ds_wb_bytes(wb, pkt + rr.rdata_off, rr.rdlen);
-		}
-		ds_wb_rr_end(wb, m);
-	}
-}
-
 /* The apex NS of the zone as it is now, and the reply. */
 static int finish_with_ns(ds_plugin_t *p, ds_query_t *q, size_t zi)
 {
@@ -1214,19 +1080,13 @@ static int finish_with_ns(ds_plugin_t *p, ds_query_t *q, size_t zi)
 	return finish(q, p);
 }
 
-static void lookup_done(ds_query_t *sub, int rc, void *arg)
+static void lookup_done(ds_upstream_t *u)
 {
-	pending_t *pd = arg;
-	append_answers(pd->q, sub);
-	pd->sub = NULL;
-	if (pd->in_launch) {
-		pd->done_sync = true; /* the caller goes on by itself */
-		return;
-	}
-	ds_query_t *q = pd->q;
-	ds_plugin_t *p = pd->p;
-	size_t zi = pd->zi;
-	pending_put(pd);
+	wait_t *wt = ds_upstream_data(u);
+	ds_query_t *q = u->q;
+	ds_plugin_t *p = wt->p;
+	size_t zi = wt->zi;
+	ds_upstream_put(u);
 	ds_query_resume(q, finish_with_ns(p, q, zi));
 }
 
@@ -1237,25 +1097,16 @@ static void lookup_done(ds_query_t *sub, int rc, void *arg)
  */
 static int ask(ds_plugin_t *p, ds_query_t *q, size_t zi, int depth, const uint8_t *target)
 {
-	ds_block_t *b = block_for(q, target);
-	wstate_t *ws = ds_plugin_wctx(p, q);
-	pending_t *pd = b && ws ? pending_get(ws) : NULL;
-	if (!pd)
+	ds_block_t *b = ds_upstream_block(q, target);
+	ds_upstream_t *u = b ? ds_upstream_get(ds_plugin_wctx(p, q), q, depth) : NULL;
+	if (!u)
 		return finish_with_ns(p, q, zi);
-	pd->q = q;
-	pd->p = p;
-	pd->zi = zi;
-	pd->depth = depth;
-	pd->in_launch = true;
-	pd->done_sync = false;
-	pd->sub = ds_subquery_new(q->worker, b, NULL, target, q->req.qtype, DS_FLAG_RD, false,
-	                          lookup_done, pd);
-	if (pd->sub)
-		ds_subquery_run(pd->sub);
-	pd->in_launch = false;
-	if (pd->sub && !pd->done_sync)
+	wait_t *wt = ds_upstream_data(u);
+	wt->p = p;
+	wt->zi = zi;
+	if (ds_upstream_ask(u, b, target, 0, lookup_done) == DS_ASYNC)
 		return DS_ASYNC;
-	pending_put(pd);
+	ds_upstream_put(u);
 	return finish_with_ns(p, q, zi);
 }
 
@@ -1268,7 +1119,7 @@ static int file_serve(ds_plugin_t *p, ds_query_t *q)
 	unsigned wid = ds_query_worker_id(q);
 	if (DS_UNLIKELY(wid >= f->nslots))
 		return DS_RCODE_SERVFAIL;
-	int depth = depth_of(p, q);
+	int depth = ds_upstream_depth(ds_plugin_wctx(p, q), q);
 	uint8_t ext[DS_NAME_MAX];
 	uint64_t v;
 	const fzone_t *z = zone_enter(f, (size_t)zi, wid, &v);

@@ -37,6 +37,7 @@
 #include "server/plugins/template/rrtext.h"
 #include "server/plugins/template/tmpl.h"
 #include "server/src/plugin.h"
+#include "server/src/upstream.h"
 
 #define RENDER_MAX 2048
 
@@ -371,31 +372,18 @@ typedef struct qctx {
 } qctx_t;
 
 /* A reply waiting for the lookup of a CNAME target (see write_from). */
-typedef struct pending {
-	ds_query_t *q;
-	ds_query_t *sub; /* lookup in flight, to know the depth of what it asks */
+typedef struct twait {
 	ds_plugin_t *p;
 	const tpl_t *t;
-	int zi, ri, depth;
+	int zi, ri;
 	size_t next; /* first record not written yet */
-	bool in_launch, done_sync;
 	qctx_t c;
-	struct pending *next_free;
-	struct pending *prev_act, *next_act;
-	struct wstate *ws;
-} pending_t;
-
-typedef struct pchunk {
-	struct pchunk *next;
-	pending_t p[16];
-} pchunk_t;
+} twait_t;
 
 typedef struct wstate {
 	regex_t *re; /* glibc's regexec() locks inside a regex_t: one copy per worker */
 	size_t n;
-	pending_t *free;
-	pending_t *active;
-	pchunk_t *chunks;
+	ds_upstream_pool_t ups;
 } wstate_t;
 
 static void tp_worker_fini(ds_plugin_t *p, ds_worker_t *w, void *wctx)
@@ -406,11 +394,7 @@ static void tp_worker_fini(ds_plugin_t *p, ds_worker_t *w, void *wctx)
 	for (size_t i = 0; i < x->n; i++)
 		regfree(&x->re[i]);
 	free(x->re);
-	while (x->chunks) {
-		pchunk_t *c = x->chunks;
-		x->chunks = c->next;
-		free(c);
-	}
+	ds_upstream_pool_fini(&x->ups);
 	free(x);
 }
 
@@ -420,6 +404,7 @@ static int tp_worker_init(ds_plugin_t *p, ds_worker_t *w, void **wctx)
 	wstate_t *x = calloc(1, sizeof(*x));
 	if (!x)
 		return DS_ENOMEM;
+	ds_upstream_pool_init(&x->ups, sizeof(twait_t));
 	*wctx = x;
 	if (!h->nposix)
 		return DS_OK;
@@ -440,49 +425,7 @@ static int tp_worker_init(ds_plugin_t *p, ds_worker_t *w, void **wctx)
 	return DS_OK;
 }
 
-/* Pending records come from a per-worker free list grown in chunks. */
-static pending_t *pending_get(wstate_t *ws)
-{
-	if (!ws->free) {
-		pchunk_t *c = calloc(1, sizeof(*c));
-		if (!c)
-			return NULL;
-		c->next = ws->chunks;
-		ws->chunks = c;
-		for (size_t i = 0; i < DS_ARRAY_SIZE(c->p); i++) {
-			c->p[i].ws = ws;
-			c->p[i].next_free = ws->free;
-			ws->free = &c->p[i];
-		}
-	}
-	pending_t *pd = ws->free;
-	ws->free = pd->next_free;
-	pd->prev_act = NULL;
-	pd->next_act = ws->active;
-	if (ws->active)
-		ws->active->prev_act = pd;
-	ws->active = pd;
-	pd->sub = NULL;
-	return pd;
-}
-
-static void pending_put(pending_t *pd)
-{
-	wstate_t *ws = pd->ws;
-	if (pd->prev_act)
-		pd->prev_act->next_act = pd->next_act;
-	else
-		ws->active = pd->next_act;
-	if (pd->next_act)
-		pd->next_act->prev_act = pd->prev_act;
-	pd->q = pd->sub = NULL;
-	pd->next_free = ws->free;
-	ws->free = pd;
-}
-
 /* ---------------------------------------------------------------- serve */
-
-#define UPSTREAM_DEPTH_MAX 8
 
 static const char *name_str(ds_query_t *q, qctx_t *c)
 {
@@ -584,91 +527,14 @@ static void build_data(ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c,
 	d->gnames = (const char *const *)re->names;
 }
 
-/* The block the server would route name to (longest zone), or NULL. */
-static ds_block_t *block_for(const ds_query_t *q, const uint8_t *name)
-{
-	ds_block_t *const *blocks;
-	size_t nb = ds_gen_blocks(q->gen, &blocks);
-	ds_block_t *best = NULL;
-	int best_labels = -1;
-	for (size_t i = 0; i < nb; i++) {
-		const uint8_t *const *zones;
-		size_t nz = ds_block_zones(blocks[i], &zones);
-		for (size_t k = 0; k < nz; k++) {
-			int l = ds_name_labels(zones[k]);
-			if (l > best_labels && ds_name_in(name, zones[k])) {
-				best = blocks[i];
-				best_labels = l;
-			}
-		}
-	}
-	return best;
-}
-
-/* Append the answer section of a finished lookup to q's reply. */
-static void append_answers(ds_query_t *q, const ds_query_t *sub)
-{
-	ds_wbuf_t *wb = &q->resp;
-	if (sub->resp_len < DS_HDR_LEN)
-		return;
-	const uint8_t *pkt = sub->tx;
-	size_t len = sub->resp_len;
-	/* CoreDNS copies the lookup's TC bit into the reply */
-	if (wb->len >= DS_HDR_LEN)
-		wb->p[2] =
-		    (uint8_t)((wb->p[2] & ~(DS_FLAG_TC >> 8)) | (pkt[2] & (DS_FLAG_TC >> 8)));
-	ds_rr_iter_t it;
-	ds_rr_t rr;
-	if (ds_rr_iter_init(&it, pkt, len) < 0)
-		return;
-	while (ds_rr_next(&it, &rr) == 1 && rr.section == DS_SEC_ANSWER) {
-		uint8_t owner[DS_NAME_MAX], name[DS_NAME_MAX];
-		size_t pos = rr.owner_off;
-		if (ds_name_unpack(pkt, len, &pos, owner) < 0)
-			return;
-		int m = ds_wb_rr_begin(wb, owner, rr.type, rr.rclass, rr.ttl);
-		if (m < 0)
-			return;
-		pos = rr.rdata_off;
-		size_t fixed = rr.type == DS_TYPE_MX ? 2 : rr.type == DS_TYPE_SRV ? 6 : 0;
-		bool one_name = rr.type == DS_TYPE_CNAME || rr.type == DS_TYPE_NS ||
-		                rr.type == DS_TYPE_PTR || rr.type == DS_TYPE_MX ||
-		                rr.type == DS_TYPE_SRV || rr.type == DS_TYPE_DNAME;
-		if (one_name && rr.rdlen >= fixed) {
-			/* names may point anywhere in the lookup's reply: expand them */
-			ds_wb_bytes(wb, pkt + pos, fixed);
-			pos += fixed;
-			if (ds_name_unpack(pkt, len, &pos, name) < 0)
-				return;
-			ds_wb_name(wb, name, rr.type != DS_TYPE_SRV && rr.type != DS_TYPE_DNAME);
-		} else if (rr.type == DS_TYPE_SOA) {
-			for (int i = 0; i < 2; i++) {
-				if (ds_name_unpack(pkt, len, &pos, name) < 0)
-					return;
-				ds_wb_name(wb, name, true);
-			}
-			ds_wb_bytes(wb, pkt + pos, (size_t)(rr.rdata_off + rr.rdlen) - pos);
-		} else {
-			ds_wb_bytes(wb, pkt + rr.rdata_off, rr.rdlen);
-		}
-		ds_wb_rr_end(wb, m);
-	}
-}
-
 static int write_from(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c,
-                      size_t from, int depth, pending_t *pd);
+                      size_t from, int depth, ds_upstream_t *u);
 
-static void lookup_done(ds_query_t *sub, int rc, void *arg)
+static void lookup_done(ds_upstream_t *u)
 {
-	pending_t *pd = arg;
-	append_answers(pd->q, sub);
-	pd->sub = NULL;
-	if (pd->in_launch) {
-		pd->done_sync = true; /* the caller goes on by itself */
-		return;
-	}
-	ds_query_t *q = pd->q;
-	int r = write_from(pd->p, q, pd->t, pd->zi, pd->ri, &pd->c, pd->next, pd->depth, pd);
+	twait_t *w = ds_upstream_data(u);
+	ds_query_t *q = u->q;
+	int r = write_from(w->p, q, w->t, w->zi, w->ri, &w->c, w->next, u->depth, u);
 	if (r != DS_ASYNC)
 		ds_query_resume(q, r);
 }
@@ -676,41 +542,33 @@ static void lookup_done(ds_query_t *sub, int rc, void *arg)
 /*
  * Look up the CNAME target through the server, as CoreDNS's upstream does
  * for A/AAAA queries. DS_ASYNC when the answer comes later (write_from
- * then continues from pd->next); DS_OK when it is in already or could not
- * be asked (the CNAME then stands alone).
+ * then continues from the record after the CNAME); DS_OK when it is in
+ * already or could not be asked (the CNAME then stands alone). The lookup
+ * is taken on the first CNAME, with a copy of c, and kept in *up until
+ * write_from is done.
  */
 static int launch(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c,
-                  size_t next, int depth, const uint8_t *target, pending_t **pdp)
+                  size_t next, int depth, const uint8_t *target, ds_upstream_t **up)
 {
-	ds_block_t *b = block_for(q, target);
+	ds_block_t *b = ds_upstream_block(q, target);
 	wstate_t *ws = ds_plugin_wctx(p, q);
 	if (!b || !ws)
 		return DS_OK;
-	pending_t *pd = *pdp;
-	if (!pd) {
-		if (!(pd = pending_get(ws)))
+	ds_upstream_t *u = *up;
+	if (!u) {
+		if (!(u = ds_upstream_get(&ws->ups, q, depth)))
 			return DS_OK;
-		pd->q = q;
-		pd->p = p;
-		pd->t = t;
-		pd->zi = zi;
-		pd->ri = ri;
-		pd->depth = depth;
-		memcpy(&pd->c, c, sizeof(*c));
-		*pdp = pd;
+		twait_t *w = ds_upstream_data(u);
+		w->p = p;
+		w->t = t;
+		w->zi = zi;
+		w->ri = ri;
+		memcpy(&w->c, c, sizeof(*c));
+		*up = u;
 	}
-	pd->next = next;
-	pd->in_launch = true;
-	pd->done_sync = false;
-	pd->sub = ds_subquery_new(q->worker, b, NULL, target, q->req.qtype, DS_FLAG_RD, false,
-	                          lookup_done, pd);
-	if (!pd->sub) {
-		pd->in_launch = false;
-		return DS_OK;
-	}
-	ds_subquery_run(pd->sub);
-	pd->in_launch = false;
-	return pd->done_sync ? DS_OK : DS_ASYNC;
+	((twait_t *)ds_upstream_data(u))->next = next;
+	int rc = ds_upstream_ask(u, b, target, DS_UPSTREAM_TC, lookup_done);
+	return rc == DS_ASYNC ? DS_ASYNC : DS_OK;
 }
 
 /*
@@ -719,15 +577,15 @@ static int launch(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int ri,
  * or DS_ASYNC while a CNAME target is being looked up.
  */
 static int write_from(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int ri, qctx_t *c,
-                      size_t from, int depth, pending_t *pd)
+                      size_t from, int depth, ds_upstream_t *u)
 {
 	ds_tmpl_data_t d;
-	if (pd)
-		c = &pd->c;
+	if (u)
+		c = &((twait_t *)ds_upstream_data(u))->c;
 	build_data(q, t, zi, ri, c, &d);
 	ds_wbuf_t *wb = &q->resp;
 	char err[256] = "";
-	bool upstream = depth < UPSTREAM_DEPTH_MAX &&
+	bool upstream = depth < DS_UPSTREAM_DEPTH_MAX &&
 	                (q->req.qtype == DS_TYPE_A || q->req.qtype == DS_TYPE_AAAA);
 	int rcode = t->rcode;
 	for (int sec = DS_SEC_ANSWER; sec <= DS_SEC_ADDITIONAL; sec++) {
@@ -746,11 +604,11 @@ static int write_from(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int
 				goto out;
 			}
 			if (upstream && sec == DS_SEC_ANSWER && type == DS_TYPE_CNAME) {
-				rc = launch(p, q, t, zi, ri, c, i + 1, depth, cname, &pd);
+				rc = launch(p, q, t, zi, ri, c, i + 1, depth, cname, &u);
 				if (rc == DS_ASYNC)
 					return DS_ASYNC;
-				if (pd)
-					c = &pd->c;
+				if (u)
+					c = &((twait_t *)ds_upstream_data(u))->c;
 			}
 		}
 	}
@@ -759,21 +617,9 @@ static int write_from(ds_plugin_t *p, ds_query_t *q, const tpl_t *t, int zi, int
 	if (ds_query_reply(q, p) < 0)
 		rcode = DS_RCODE_SERVFAIL;
 out:
-	if (pd)
-		pending_put(pd);
+	if (u)
+		ds_upstream_put(u);
 	return rcode;
-}
-
-/* How many lookups deep q is: our own CNAME lookups are tracked. */
-static int depth_of(ds_plugin_t *p, const ds_query_t *q)
-{
-	if (q->proto != DS_PROTO_INTERNAL)
-		return 0;
-	wstate_t *ws = ds_plugin_wctx(p, q);
-	for (const pending_t *pd = ws ? ws->active : NULL; pd; pd = pd->next_act)
-		if (pd->sub == q)
-			return pd->depth + 1;
-	return 0;
 }
 
 static int tp_serve(ds_plugin_t *p, ds_query_t *q)
@@ -824,7 +670,8 @@ static int tp_serve(ds_plugin_t *p, ds_query_t *q)
 		if (t->rcode == DS_RCODE_SERVFAIL)
 			return DS_RCODE_SERVFAIL;
 		ds_wb_reply(&q->resp, &q->req, (unsigned)t->rcode, DS_FLAG_AA);
-		return write_from(p, q, t, zi, matched, &c, 0, depth_of(p, q), NULL);
+		return write_from(p, q, t, zi, matched, &c, 0, ds_upstream_depth(x ? &x->ups : NULL, q),
+		                  NULL);
 	}
 	return DS_NEXT;
 }
