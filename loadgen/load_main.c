@@ -10,8 +10,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +21,12 @@
 #include "lib/util.h"
 #include "loadgen/load.h"
 #include "loadgen/summary.h"
+#include "loadgen/verb.h"
 
-#define EXIT_FAILED 1
-#define EXIT_USAGE 2
-#define EXIT_INVALID 3
-#define EXIT_INTERRUPTED 130
+/* The shared helpers (verb.h), speaking as "dnsurge load". */
+#define bad(...) ds_verb_bad("load", __VA_ARGS__)
+#define parse_uint(...) ds_verb_uint("load", __VA_ARGS__)
+#define parse_dur(...) ds_verb_duration("load", __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -76,16 +75,8 @@ static void usage(FILE *f)
 	      "  --edns SIZE              add an OPT record advertising SIZE (default: none)\n"
 	      "  --dnssec                 set the DO bit (adds OPT)\n"
 	      "  --no-rd                  clear RD\n"
-	      "Measurement:\n"
-	      "  --timeout D              per-query timeout (default 2s)\n"
-	      "  --no-timeout-in-hist     do not record timeouts in the latency histograms\n"
-	      "  --max-lag D              schedule lag p99 above this makes the run invalid (1ms)\n"
-	      "Output and recording:\n"
-	      "  --json                   print one JSON object instead of the text report\n"
-	      "  --db FILE                results store (default dnsurge.db)\n"
-	      "  --no-db                  do not record the run\n"
-	      "  --label NAME             what is under test (version, config)\n"
-	      "  -h, --help               this text\n"
+	      DS_VERB_HELP_MEASUREMENT
+	      DS_VERB_HELP_OUTPUT
 	      "\n"
 	      "Exit status: 0 valid run, 1 failed, 2 bad usage, 3 invalid run, 130 interrupted.\n",
 	      f);
@@ -121,13 +112,6 @@ enum {
 	O_EDNS,
 	O_DNSSEC,
 	O_NORD,
-	O_TIMEOUT,
-	O_NOTIH,
-	O_MAXLAG,
-	O_JSON,
-	O_DB,
-	O_NODB,
-	O_LABEL,
 	O_NOGSO,
 };
 
@@ -161,13 +145,7 @@ static const struct option opts[] = {
 	{"edns", required_argument, NULL, O_EDNS},
 	{"dnssec", no_argument, NULL, O_DNSSEC},
 	{"no-rd", no_argument, NULL, O_NORD},
-	{"timeout", required_argument, NULL, O_TIMEOUT},
-	{"no-timeout-in-hist", no_argument, NULL, O_NOTIH},
-	{"max-lag", required_argument, NULL, O_MAXLAG},
-	{"json", no_argument, NULL, O_JSON},
-	{"db", required_argument, NULL, O_DB},
-	{"no-db", no_argument, NULL, O_NODB},
-	{"label", required_argument, NULL, O_LABEL},
+	DS_VERB_OPTIONS,
 	{"no-gso", no_argument, NULL, O_NOGSO},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -181,55 +159,18 @@ struct run {
 	ds_qsrc_t *qsrc;
 	const char *profile_text;
 	char rate_text[64];
-	const char *db_path;
-	const char *label;
-	bool json, no_db, progress;
-	char target[DS_ADDRSTR_MAX + 8];
-	char source[256];
-	ds_store_t *db;
-	ds_store_writer_t *wr;
-	int64_t run_id;
+	bool progress;
+	ds_verb_t v;
 	ds_load_t *l;
 	/* phases: one per profile segment, recorded as the run reaches them */
 	bool *ph_started, *ph_ended;
 	size_t nph;
 	int64_t start_wall;
-	int store_err;
 };
 
-static ds_load_t *volatile g_load;
-
-static void on_sigint(int sig)
+static void stop_load(void *l)
 {
-	(void)sig;
-	if (g_load)
-		ds_load_stop(g_load);
-}
-
-static int bad(const char *fmt, ...) DS_PRINTF(1, 2);
-static int bad(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("dnsurge load: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
-static int parse_uint(const char *opt, const char *s, long long min, long long max, long long *out)
-{
-	if (ds_parse_int(s, min, max, out) < 0)
-		return bad("--%s: '%s' is not a whole number in %lld..%lld", opt, s, min, max);
-	return 0;
-}
-
-static int parse_dur(const char *opt, const char *s, int64_t *out)
-{
-	if (ds_parse_duration(s, out) < 0 || *out < 0)
-		return bad("--%s: '%s' is not a duration (e.g. 500ms, 2s, 1m30s)", opt, s);
-	return 0;
+	ds_load_stop(l);
 }
 
 static int parse_pct(const char *opt, const char *s, double *out)
@@ -251,12 +192,7 @@ static int parse_pct(const char *opt, const char *s, double *out)
 static int parse_target(const char *s, ds_sockaddr_t *a)
 {
 	char buf[300];
-	/* Names are not resolved (no DNS lookups from a DNS load tool),
-	 * except the one name everybody types. */
-	if (!strncmp(s, "localhost:", 10)) {
-		snprintf(buf, sizeof(buf), "127.0.0.1:%s", s + 10);
-		s = buf;
-	}
+	s = ds_verb_localhost(s, buf, sizeof(buf));
 	if (ds_addr_parse(s, 53, a) < 0)
 		return bad("--target: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:5300, [::1]:5300)", s);
 	if (ds_addr_is_any(a) || ds_addr_port(a) == 0)
@@ -291,8 +227,7 @@ static void phase_put(struct run *R, size_t i, int64_t end_wall)
 		.target_qps_end = sg->r1 / R->cfg.shard_count,
 		.measured = sg->kind != DS_SEG_IDLE,
 	};
-	if (R->store_err == DS_OK)
-		R->store_err = ds_store_writer_phase(R->wr, &p);
+	ds_verb_phase(&R->v, &p);
 }
 
 static void record_phases(struct run *R, const ds_load_snap_t *s)
@@ -306,8 +241,7 @@ static void record_phases(struct run *R, const ds_load_snap_t *s)
 					      .end_ns = s->final ? R->start_wall + upto : 0,
 					      .target = tgt, .target_qps = NAN, .target_qps_end = NAN,
 					      .measured = true};
-			if (R->store_err == DS_OK)
-				R->store_err = ds_store_writer_phase(R->wr, &p);
+			ds_verb_phase(&R->v, &p);
 			if (s->final)
 				R->nph = 1;
 		}
@@ -336,27 +270,18 @@ static void on_interval(const ds_load_snap_t *s, void *user)
 		R->start_wall = s->t_wall_ns - s->t_ns;
 	if (R->progress)
 		progress_line(R, s);
-	if (!R->wr || s->dur_ns <= 0)
-		goto phases;
-	ds_store_interval_t iv;
-	ds_store_hist_ref_t h[3];
-	ds_summary_interval(s, R->cfg.profile ? s->target_qps : NAN, R->cfg.profile != NULL,
-			    R->cfg.tcp, &iv, h);
-	if (R->store_err == DS_OK)
-		R->store_err = ds_store_writer_interval(R->wr, &iv, h, 3);
-	if (R->store_err != DS_OK)
+	if (!R->v.wr)
+		return;
+	if (s->dur_ns > 0 &&
+	    ds_verb_interval(&R->v, s, R->cfg.profile ? s->target_qps : NAN,
+			     R->cfg.profile != NULL, R->cfg.tcp) != DS_OK)
 		ds_load_stop(R->l);
-phases:
-	if (R->wr)
-		record_phases(R, s);
+	record_phases(R, s);
 }
 
-static char *params_json(const struct run *R, int argc, char **argv)
+static cJSON *params_json(const struct run *R, int argc, char **argv)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON *a = cJSON_AddArrayToObject(o, "argv");
-	for (int i = 0; a && i < argc; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(argv[i]));
+	cJSON *o = ds_verb_params(argc, argv);
 	cJSON_AddStringToObject(o, "load_model", R->cfg.profile ? "open" : "closed");
 	if (R->cfg.profile) {
 		cJSON_AddStringToObject(o, "profile", R->profile_text);
@@ -374,26 +299,8 @@ static char *params_json(const struct run *R, int argc, char **argv)
 	char shard[32];
 	snprintf(shard, sizeof(shard), "%u/%u", R->cfg.shard_index + 1, R->cfg.shard_count);
 	cJSON_AddStringToObject(o, "shard", shard);
-	cJSON_AddStringToObject(o, "source", R->source);
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
-}
-
-static char *joined(int argc, char **argv)
-{
-	size_t n = 16;
-	for (int i = 0; i < argc; i++)
-		n += strlen(argv[i]) + 1;
-	char *s = malloc(n);
-	if (!s)
-		return NULL;
-	strcpy(s, "dnsurge");
-	for (int i = 0; i < argc; i++) {
-		strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
+	cJSON_AddStringToObject(o, "source", R->v.source);
+	return o;
 }
 
 /* ------------------------------------------------------------- main */
@@ -406,7 +313,6 @@ static int parse_args(struct run *R, int argc, char **argv)
 	const char *rate = NULL;
 	int srcs = 0;
 	long long v;
-	int64_t d;
 	double x;
 	int o;
 	opterr = 0;
@@ -418,7 +324,7 @@ static int parse_args(struct run *R, int argc, char **argv)
 			return -1;
 		case O_TARGET:
 			if (parse_target(optarg, &c->target))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			have_target = true;
 			break;
 		case O_TCP:
@@ -426,7 +332,7 @@ static int parse_args(struct run *R, int argc, char **argv)
 			break;
 		case O_QPC:
 			if (parse_uint("queries-per-conn", optarg, 0, UINT32_MAX, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			c->queries_per_conn = (uint32_t)v;
 			break;
 		case O_RATE:
@@ -440,34 +346,34 @@ static int parse_args(struct run *R, int argc, char **argv)
 			break;
 		case O_DURATION:
 			if (parse_dur("duration", optarg, &c->duration_ns))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			if (c->duration_ns == 0)
 				return bad("--duration: must be more than 0");
 			have_dur = true;
 			break;
 		case O_MAXOUT:
 			if (parse_uint("max-outstanding", optarg, 1, 10000000, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			c->max_outstanding = (uint32_t)v;
 			break;
 		case O_THREADS:
 			if (parse_uint("threads", optarg, 1, 256, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			c->threads = (unsigned)v;
 			break;
 		case O_SOCKETS:
 			if (parse_uint("sockets", optarg, 1, 128, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			c->sockets = (unsigned)v;
 			break;
 		case O_BATCH:
 			if (parse_uint("batch", optarg, 1, 1024, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			c->batch = (unsigned)v;
 			break;
 		case O_COALESCE:
 			if (parse_dur("coalesce", optarg, &c->coalesce_ns))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			break;
 		case O_SHARD: {
 			unsigned i, n;
@@ -515,7 +421,7 @@ static int parse_args(struct run *R, int argc, char **argv)
 			break;
 		case O_NAMES:
 			if (parse_uint("names", optarg, 1, 20000000, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			q->names = (uint64_t)v;
 			break;
 		case O_ZIPF:
@@ -533,7 +439,7 @@ static int parse_args(struct run *R, int argc, char **argv)
 			break;
 		case O_NX:
 			if (parse_pct("nxdomain", optarg, &q->nxdomain))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			break;
 		case O_QTYPES: {
 			uint16_t t[DS_QSRC_MAX_TYPES];
@@ -550,12 +456,12 @@ static int parse_args(struct run *R, int argc, char **argv)
 			break;
 		case O_K8S_SVC:
 			if (parse_uint("k8s-services", optarg, 1, 20000000, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			q->names = (uint64_t)v;
 			break;
 		case O_K8S_NS:
 			if (parse_uint("k8s-namespaces", optarg, 1, 100000, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			q->namespaces = (unsigned)v;
 			break;
 		case O_K8S_DOMAIN:
@@ -563,12 +469,12 @@ static int parse_args(struct run *R, int argc, char **argv)
 			break;
 		case O_NDOTS:
 			if (parse_uint("ndots", optarg, 1, 15, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			q->ndots = (int)v;
 			break;
 		case O_EDNS:
 			if (parse_uint("edns", optarg, 0, 65535, &v))
-				return EXIT_USAGE;
+				return DS_VERB_EXIT_USAGE;
 			c->edns = (int)v;
 			break;
 		case O_DNSSEC:
@@ -577,40 +483,20 @@ static int parse_args(struct run *R, int argc, char **argv)
 		case O_NORD:
 			c->rd = false;
 			break;
-		case O_TIMEOUT:
-			if (parse_dur("timeout", optarg, &d))
-				return EXIT_USAGE;
-			if (d <= 0)
-				return bad("--timeout: must be more than 0");
-			c->timeout_ns = d;
-			break;
-		case O_NOTIH:
-			c->timeout_in_hist = false;
-			break;
-		case O_MAXLAG:
-			if (parse_dur("max-lag", optarg, &c->max_lag_ns))
-				return EXIT_USAGE;
-			break;
-		case O_JSON:
-			R->json = true;
-			break;
-		case O_DB:
-			R->db_path = optarg;
-			break;
-		case O_NODB:
-			R->no_db = true;
-			break;
-		case O_LABEL:
-			R->label = optarg;
-			break;
 		case O_NOGSO:
 			c->no_gso = true;
 			break;
 		case ':':
 			return bad("%s needs a value", argv[optind - 1]);
-		default:
-			return bad("unknown option '%s' (dnsurge load --help lists them)",
-				   argv[optind - 1]);
+		default: {
+			int r = ds_verb_opt(&R->v, o, optarg);
+			if (r < 0)
+				return DS_VERB_EXIT_USAGE;
+			if (!r)
+				return bad("unknown option '%s' (dnsurge load --help lists them)",
+					   argv[optind - 1]);
+			break;
+		}
 		}
 	}
 	if (optind < argc)
@@ -675,11 +561,9 @@ int ds_load_main(int argc, char **argv)
 	struct run R;
 	memset(&R, 0, sizeof(R));
 	ds_load_cfg_init(&R.cfg);
+	ds_verb_init(&R.v, "load", &R.cfg.timeout_ns, &R.cfg.timeout_in_hist, &R.cfg.max_lag_ns);
 	R.qcfg.kind = DS_QSRC_NAMES;
-	R.run_id = -1;
-	R.db_path = "dnsurge.db";
 	ds_err_t err = {{0}};
-	char *cfg_text = NULL, *pj = NULL, *sj = NULL;
 	int rc = parse_args(&R, argc, argv);
 	if (rc) {
 		cleanup(&R);
@@ -691,10 +575,10 @@ int ds_load_main(int argc, char **argv)
 		goto out;
 	}
 	R.cfg.qsrc = R.qsrc;
-	ds_qsrc_describe(R.qsrc, R.source, sizeof(R.source));
+	ds_qsrc_describe(R.qsrc, R.v.source, sizeof(R.v.source));
 	char a[DS_ADDRSTR_MAX];
-	snprintf(R.target, sizeof(R.target), "%s/%s", ds_addr_str(&R.cfg.target, a, sizeof(a)),
-		 R.cfg.tcp ? "tcp" : "udp");
+	snprintf(R.v.target, sizeof(R.v.target), "%s/%s",
+		 ds_addr_str(&R.cfg.target, a, sizeof(a)), R.cfg.tcp ? "tcp" : "udp");
 	R.cfg.on_interval = on_interval;
 	R.cfg.user = &R;
 	R.progress = isatty(STDERR_FILENO);
@@ -712,134 +596,32 @@ int ds_load_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!R.no_db) {
-		R.db = ds_store_open(R.db_path, 0, &err);
-		if (!R.db) {
-			rc = bad("%s", err.msg);
-			goto out;
-		}
-		cfg_text = joined(argc, argv);
-		pj = params_json(&R, argc, argv);
-		ds_store_run_info_t ri = {
-			.tool = "load",
-			.label = R.label,
-			.scenario = "",
-			.target = R.target,
-			.config_text = cfg_text,
-			.params_json = pj,
-			.seed = R.cfg.seed,
-			.timeout_ns = R.cfg.timeout_ns,
-			.timeout_in_hist = R.cfg.timeout_in_hist,
-		};
-		if (ds_store_run_begin(R.db, &ri, &R.run_id, &err) < 0) {
-			rc = bad("%s", err.msg);
-			goto out;
-		}
-		R.wr = ds_store_writer_start(R.db, R.run_id, NULL, &err);
-		if (!R.wr) {
-			ds_store_run_end(R.db, R.run_id, DS_STORE_FAILED, err.msg, NULL, NULL);
-			rc = bad("%s", err.msg);
-			goto out;
-		}
-	}
-	if (!R.json && R.progress)
-		fprintf(stderr, "dnsurge load: %s, %s, %s for %.1f s\n", R.target,
-			R.profile ? R.profile_text : "closed loop", R.source,
+	rc = ds_verb_record_begin(&R.v, params_json(&R, argc, argv), R.cfg.seed, argc, argv);
+	if (rc)
+		goto out;
+	if (!R.v.json && R.progress)
+		fprintf(stderr, "dnsurge load: %s, %s, %s for %.1f s\n", R.v.target,
+			R.profile ? R.profile_text : "closed loop", R.v.source,
 			(double)R.cfg.duration_ns / 1e9);
-	struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
-	sigemptyset(&sa.sa_mask);
-	struct sigaction old;
-	g_load = R.l;
-	sigaction(SIGINT, &sa, &old);
+	ds_verb_sigint(stop_load, R.l);
 	if (ds_load_start(R.l, &err) < 0) {
-		fprintf(stderr, "dnsurge load: %s\n", err.msg);
-		rc = EXIT_FAILED;
+		bad("%s", err.msg);
+		rc = DS_VERB_EXIT_FAILED;
 	}
 	ds_load_wait(R.l);
-	sigaction(SIGINT, &old, NULL);
-	g_load = NULL;
+	ds_verb_sigint(NULL, NULL);
 
-	const ds_load_result_t *res = ds_load_result(R.l);
-	bool interrupted = res->end == DS_LOAD_END_STOPPED && R.store_err == DS_OK;
-	const char *status = rc == EXIT_FAILED ? "failed"
-			     : R.store_err != DS_OK ? "failed"
-			     : interrupted	     ? "aborted"
-			     : res->valid	     ? "ok"
-						     : "invalid";
-	ds_summary_in_t si = {
-		.r = res,
-		.target = R.target,
-		.spacing = R.cfg.poisson ? "poisson" : "constant",
-		.source = R.source,
-		.profile = R.profile ? R.profile_text : NULL,
-		.label = R.label,
-		.status = status,
-		.db = R.no_db ? NULL : R.db_path,
-		.run_id = R.run_id,
-		.timeout_ns = R.cfg.timeout_ns,
-		.timeout_in_hist = R.cfg.timeout_in_hist,
-		.max_outstanding = R.cfg.max_outstanding,
-		.shard_index = R.cfg.shard_index,
-		.shard_count = R.cfg.shard_count,
-		.seed = R.cfg.seed,
-	};
-	cJSON *js = ds_summary_json(&si);
-	sj = js ? cJSON_PrintUnformatted(js) : NULL;
-	if (R.wr) {
-		ds_err_t werr = {{0}};
-		int wrc = ds_store_writer_stop(R.wr, &werr);
-		R.wr = NULL;
-		char reason[512];
-		ds_store_status_t st = DS_STORE_OK;
-		const char *why = NULL;
-		if (wrc < 0 || R.store_err < 0) {
-			st = DS_STORE_FAILED;
-			why = wrc < 0 ? werr.msg : ds_strerror(R.store_err);
-			fprintf(stderr, "dnsurge load: results store: %s\n", why);
-			status = "failed";
-		} else if (interrupted) {
-			st = DS_STORE_ABORTED;
-			snprintf(reason, sizeof(reason), "interrupted (SIGINT) after %.1f s of %.1f s%s%s",
-				 (double)res->elapsed_ns / 1e9, (double)R.cfg.duration_ns / 1e9,
-				 res->valid ? "" : "; also invalid: ", res->valid ? "" : res->invalid_reason);
-			why = reason;
-		} else if (!res->valid) {
-			st = DS_STORE_INVALID;
-			why = res->invalid_reason;
-		}
-		if (ds_store_run_end(R.db, R.run_id, st, why, sj, &err) < 0) {
-			fprintf(stderr, "dnsurge load: results store: %s\n", err.msg);
-			status = "failed";
-		}
-		if (js)
-			cJSON_ReplaceItemInObject(js, "status", cJSON_CreateString(status));
-	}
-	if (R.json) {
-		char *out = js ? cJSON_PrintUnformatted(js) : NULL;
-		if (out)
-			printf("%s\n", out);
-		free(out);
-	} else {
-		si.status = status;
-		ds_summary_print(stdout, &si);
-	}
-	fflush(stdout);
-	cJSON_Delete(js);
-	if (!strcmp(status, "failed"))
-		rc = EXIT_FAILED;
-	else if (interrupted)
-		rc = EXIT_INTERRUPTED;
-	else if (!res->valid)
-		rc = EXIT_INVALID;
-	else
-		rc = 0;
+	ds_summary_in_t si;
+	ds_verb_summary_in(&R.v, ds_load_result(R.l), rc == DS_VERB_EXIT_FAILED, &si);
+	si.spacing = R.cfg.poisson ? "poisson" : "constant";
+	si.profile = R.profile ? R.profile_text : NULL;
+	si.max_outstanding = R.cfg.max_outstanding;
+	si.shard_index = R.cfg.shard_index;
+	si.shard_count = R.cfg.shard_count;
+	si.seed = R.cfg.seed;
+	rc = ds_verb_finish(&R.v, &si, ds_summary_json(&si), R.cfg.duration_ns, NULL, NULL);
 out:
-	if (R.wr)
-		ds_store_writer_stop(R.wr, NULL);
-	ds_store_close(R.db);
-	free(cfg_text);
-	free(pj);
-	free(sj);
+	ds_verb_close(&R.v);
 	cleanup(&R);
 	return rc;
 }

@@ -12,8 +12,6 @@
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +22,17 @@
 #include "lib/util.h"
 #include "lib/wire.h"
 #include "loadgen/summary.h"
+#include "loadgen/verb.h"
 #include "replay/decode.h"
 #include "replay/replay.h"
 
 #define MAX_PORTS 64
-#define EXIT_FAILED 1
-#define EXIT_USAGE 2
-#define EXIT_INVALID 3
-#define EXIT_INTERRUPTED 130
+#define EXIT_USAGE DS_VERB_EXIT_USAGE
+
+/* The shared helpers (verb.h), speaking as "dnsurge replay". */
+#define bad(...) ds_verb_bad("replay", __VA_ARGS__)
+#define parse_uint(...) ds_verb_uint("replay", __VA_ARGS__)
+#define parse_dur(...) ds_verb_duration("replay", __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -58,10 +59,7 @@ static void usage(FILE *f)
 	      "  --diff-against HOST:PORT send every query to this server too and compare\n"
 	      "  --diff-ttl               compare TTLs too (default: ignored)\n"
 	      "  --diff-examples N        examples kept per mismatch class (default 3)\n"
-	      "Measurement:\n"
-	      "  --timeout D              per-query timeout (default 2s)\n"
-	      "  --no-timeout-in-hist     do not record timeouts in the latency histograms\n"
-	      "  --max-lag D              schedule lag p99 above this makes the run invalid (1ms)\n"
+	      DS_VERB_HELP_MEASUREMENT
 	      "Limits:\n"
 	      "  --window SIZE            decoded queries held ahead per thread (default 8M)\n"
 	      "  --max-outstanding N      queries in flight per thread (default 65536)\n"
@@ -78,12 +76,7 @@ static void usage(FILE *f)
 	      "  --port N                 a DNS port (default 53); repeat for several, replaces 53;\n"
 	      "                           a packet is DNS when either of its ports is one of them\n"
 	      "  --dry-run                decode only and print the counts\n"
-	      "Output and recording:\n"
-	      "  --json                   print one JSON object instead of the text report\n"
-	      "  --db FILE                results store (default dnsurge.db)\n"
-	      "  --no-db                  do not record the run\n"
-	      "  --label NAME             what is under test (version, config)\n"
-	      "  -h, --help               this text\n"
+	      DS_VERB_HELP_OUTPUT
 	      "\n"
 	      "--dry-run: queries / responses are DNS messages by their QR bit. clients counts\n"
 	      "the distinct source IP addresses of queries, ports ignored (a client's many\n"
@@ -359,9 +352,6 @@ enum {
 	O_DIFF_AGAINST,
 	O_DIFF_TTL,
 	O_DIFF_EXAMPLES,
-	O_TIMEOUT,
-	O_NOTIH,
-	O_MAXLAG,
 	O_WINDOW,
 	O_MAXOUT,
 	O_MAXCLIENTS,
@@ -371,10 +361,6 @@ enum {
 	O_RT,
 	O_PORT,
 	O_DRY,
-	O_JSON,
-	O_DB,
-	O_NODB,
-	O_LABEL,
 };
 
 static const struct option opts[] = {
@@ -390,9 +376,6 @@ static const struct option opts[] = {
 	{"diff-against", required_argument, NULL, O_DIFF_AGAINST},
 	{"diff-ttl", no_argument, NULL, O_DIFF_TTL},
 	{"diff-examples", required_argument, NULL, O_DIFF_EXAMPLES},
-	{"timeout", required_argument, NULL, O_TIMEOUT},
-	{"no-timeout-in-hist", no_argument, NULL, O_NOTIH},
-	{"max-lag", required_argument, NULL, O_MAXLAG},
 	{"window", required_argument, NULL, O_WINDOW},
 	{"max-outstanding", required_argument, NULL, O_MAXOUT},
 	{"max-clients", required_argument, NULL, O_MAXCLIENTS},
@@ -402,10 +385,7 @@ static const struct option opts[] = {
 	{"realtime", no_argument, NULL, O_RT},
 	{"port", required_argument, NULL, O_PORT},
 	{"dry-run", no_argument, NULL, O_DRY},
-	{"json", no_argument, NULL, O_JSON},
-	{"db", required_argument, NULL, O_DB},
-	{"no-db", no_argument, NULL, O_NODB},
-	{"label", required_argument, NULL, O_LABEL},
+	DS_VERB_OPTIONS,
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -418,64 +398,23 @@ struct run {
 	size_t nfiles;
 	uint16_t ports[MAX_PORTS];
 	size_t nports;
-	bool dry, json, no_db, progress, have_target;
-	const char *db_path, *label;
-	char target[DS_ADDRSTR_MAX + 8];
-	char pace[64];   /* "speed 2x" or "asap" */
+	bool dry, progress, have_target;
+	char pace[64]; /* "speed 2x" or "asap" */
 	char model[160];
-	char source[256];
-	ds_store_t *db;
-	ds_store_writer_t *wr;
-	int64_t run_id;
-	int store_err;
-	bool phase_started, phase_ended;
+	ds_verb_t v;
+	bool phase_started;
 	cJSON *filters, *rewrites;
 };
 
-static ds_replay_t *volatile g_replay;
-
-static void on_sigint(int sig)
+static void stop_replay(void *r)
 {
-	(void)sig;
-	if (g_replay)
-		ds_replay_stop(g_replay);
-}
-
-static int bad(const char *fmt, ...) DS_PRINTF(1, 2);
-static int bad(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("dnsurge replay: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
-static int parse_uint(const char *opt, const char *s, long long min, long long max, long long *out)
-{
-	if (ds_parse_int(s, min, max, out) < 0)
-		return bad("--%s: '%s' is not a whole number in %lld..%lld", opt, s, min, max);
-	return 0;
-}
-
-static int parse_dur(const char *opt, const char *s, int64_t *out)
-{
-	if (ds_parse_duration(s, out) < 0 || *out < 0)
-		return bad("--%s: '%s' is not a duration (e.g. 500ms, 2s, 1m30s)", opt, s);
-	return 0;
+	ds_replay_stop(r);
 }
 
 static int parse_addr(const char *opt, const char *s, ds_sockaddr_t *a)
 {
 	char buf[300];
-	/* Names are not resolved (no DNS lookups from a DNS test tool),
-	 * except the one name everybody types. */
-	if (!strncmp(s, "localhost:", 10)) {
-		snprintf(buf, sizeof(buf), "127.0.0.1:%s", s + 10);
-		s = buf;
-	}
+	s = ds_verb_localhost(s, buf, sizeof(buf));
 	if (ds_addr_parse(s, 53, a) < 0 || ds_addr_is_any(a) || ds_addr_port(a) == 0)
 		return bad("--%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:5300, [::1]:5300)", opt, s);
 	return 0;
@@ -503,7 +442,6 @@ static int parse_args(struct run *R, int argc, char **argv)
 {
 	ds_replay_cfg_t *c = &R->cfg;
 	long long v;
-	int64_t d;
 	int o;
 	bool have_speed = false;
 	ds_err_t err;
@@ -582,20 +520,6 @@ static int parse_args(struct run *R, int argc, char **argv)
 				return EXIT_USAGE;
 			c->diff_examples = (unsigned)v;
 			break;
-		case O_TIMEOUT:
-			if (parse_dur("timeout", optarg, &d))
-				return EXIT_USAGE;
-			if (d <= 0)
-				return bad("--timeout: must be more than 0");
-			c->timeout_ns = d;
-			break;
-		case O_NOTIH:
-			c->timeout_in_hist = false;
-			break;
-		case O_MAXLAG:
-			if (parse_dur("max-lag", optarg, &c->max_lag_ns))
-				return EXIT_USAGE;
-			break;
 		case O_WINDOW:
 			if (parse_size("window", optarg, &c->window_bytes))
 				return EXIT_USAGE;
@@ -637,24 +561,18 @@ static int parse_args(struct run *R, int argc, char **argv)
 		case O_DRY:
 			R->dry = true;
 			break;
-		case O_JSON:
-			R->json = true;
-			break;
-		case O_DB:
-			R->db_path = optarg;
-			break;
-		case O_NODB:
-			R->no_db = true;
-			break;
-		case O_LABEL:
-			R->label = optarg;
-			break;
 		case ':':
 			return bad("%s needs a value", argv[optind - 1]);
-		default:
+		default: {
+			int r = ds_verb_opt(&R->v, o, optarg);
+			if (r < 0)
+				return EXIT_USAGE;
+			if (r)
+				break;
 			fprintf(stderr, "dnsurge replay: unknown option '%s'\n\n", argv[optind - 1]);
 			usage(stderr);
 			return EXIT_USAGE;
+		}
 		}
 	}
 	for (int i = optind; i < argc; i++)
@@ -689,8 +607,7 @@ static void record_phase(struct run *R, const ds_load_snap_t *s)
 		.target_qps_end = NAN,
 		.measured = true,
 	};
-	if (R->store_err == DS_OK)
-		R->store_err = ds_store_writer_phase(R->wr, &p);
+	ds_verb_phase(&R->v, &p);
 	R->phase_started = true;
 }
 
@@ -699,28 +616,20 @@ static void on_interval(const ds_load_snap_t *s, void *user)
 	struct run *R = user;
 	if (R->progress)
 		ds_summary_progress(stderr, s, R->pace);
-	if (!R->wr)
+	if (!R->v.wr)
 		return;
-	if (s->dur_ns > 0) {
-		ds_store_interval_t iv;
-		ds_store_hist_ref_t h[3];
-		ds_summary_interval(s, NAN, !R->cfg.asap, s->conn_active >= 0, &iv, h);
-		if (R->store_err == DS_OK)
-			R->store_err = ds_store_writer_interval(R->wr, &iv, h, 3);
-	}
+	if (s->dur_ns > 0)
+		ds_verb_interval(&R->v, s, NAN, !R->cfg.asap, s->conn_active >= 0);
 	record_phase(R, s);
-	if (R->store_err != DS_OK && R->r)
+	if (R->v.store_err != DS_OK && R->r)
 		ds_replay_stop(R->r);
 }
 
-static char *params_json(const struct run *R, int argc, char **argv)
+static cJSON *params_json(const struct run *R, int argc, char **argv)
 {
 	const ds_replay_cfg_t *c = &R->cfg;
 	char a[DS_ADDRSTR_MAX];
-	cJSON *o = cJSON_CreateObject();
-	cJSON *av = cJSON_AddArrayToObject(o, "argv");
-	for (int i = 0; av && i < argc; i++)
-		cJSON_AddItemToArray(av, cJSON_CreateString(argv[i]));
+	cJSON *o = ds_verb_params(argc, argv);
 	cJSON *f = cJSON_AddArrayToObject(o, "files");
 	for (size_t i = 0; f && i < R->nfiles; i++)
 		cJSON_AddItemToArray(f, cJSON_CreateString(R->files[i]));
@@ -744,25 +653,7 @@ static char *params_json(const struct run *R, int argc, char **argv)
 		cJSON_AddStringToObject(o, "diff_against", ds_addr_str(&c->diff_target, a, sizeof(a)));
 	cJSON_AddItemReferenceToObject(o, "filters", R->filters);
 	cJSON_AddItemReferenceToObject(o, "rewrites", R->rewrites);
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
-}
-
-static char *joined(int argc, char **argv)
-{
-	size_t n = 16;
-	for (int i = 0; i < argc; i++)
-		n += strlen(argv[i]) + 1;
-	char *s = malloc(n);
-	if (!s)
-		return NULL;
-	strcpy(s, "dnsurge");
-	for (int i = 0; i < argc; i++) {
-		strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
+	return o;
 }
 
 /* The report's JSON: the load engine's fields, plus the replay's own. */
@@ -850,11 +741,16 @@ static void print_replay(FILE *f, const struct run *R, const ds_replay_result_t 
 			      R->cfg.diff == DS_REPLAY_DIFF_CAPTURE ? "capture" : "server");
 }
 
+static void print_more(FILE *f, void *arg)
+{
+	const struct run *R = arg;
+	print_replay(f, R, ds_replay_result(R->r));
+}
+
 static int live(struct run *R, int argc, char **argv)
 {
 	ds_replay_cfg_t *c = &R->cfg;
 	ds_err_t err = {{0}};
-	char *cfg_text = NULL, *pj = NULL, *sj = NULL;
 	int rc;
 	char a[DS_ADDRSTR_MAX];
 	c->files = R->files;
@@ -864,7 +760,7 @@ static int live(struct run *R, int argc, char **argv)
 	c->rewrite = R->rw;
 	c->on_interval = on_interval;
 	c->user = R;
-	snprintf(R->target, sizeof(R->target), "%s", ds_addr_str(&c->target, a, sizeof(a)));
+	snprintf(R->v.target, sizeof(R->v.target), "%s", ds_addr_str(&c->target, a, sizeof(a)));
 	if (c->asap)
 		snprintf(R->pace, sizeof(R->pace), "replay asap");
 	else
@@ -875,143 +771,38 @@ static int live(struct run *R, int argc, char **argv)
 	else
 		snprintf(R->model, sizeof(R->model), "replay at %gx the captured pace, %u pass%s",
 			 c->speed, c->loops, c->loops == 1 ? "" : "es");
-	snprintf(R->source, sizeof(R->source), "capture %s%s", R->files[0],
+	snprintf(R->v.source, sizeof(R->v.source), "capture %s%s", R->files[0],
 		 R->nfiles > 1 ? " and more" : "");
-	R->progress = isatty(STDERR_FILENO) && !R->json;
+	R->progress = isatty(STDERR_FILENO) && !R->v.json;
 	R->r = ds_replay_new(c, &err);
 	if (!R->r) {
 		rc = bad("%s", err.msg);
 		goto out;
 	}
-	if (!R->no_db) {
-		R->db = ds_store_open(R->db_path, 0, &err);
-		if (!R->db) {
-			rc = bad("%s", err.msg);
-			goto out;
-		}
-		cfg_text = joined(argc, argv);
-		pj = params_json(R, argc, argv);
-		ds_store_run_info_t ri = {
-			.tool = "replay",
-			.label = R->label,
-			.scenario = "",
-			.target = R->target,
-			.config_text = cfg_text,
-			.params_json = pj,
-			.timeout_ns = c->timeout_ns,
-			.timeout_in_hist = c->timeout_in_hist,
-		};
-		if (ds_store_run_begin(R->db, &ri, &R->run_id, &err) < 0) {
-			rc = bad("%s", err.msg);
-			goto out;
-		}
-		R->wr = ds_store_writer_start(R->db, R->run_id, NULL, &err);
-		if (!R->wr) {
-			ds_store_run_end(R->db, R->run_id, DS_STORE_FAILED, err.msg, NULL, NULL);
-			rc = bad("%s", err.msg);
-			goto out;
-		}
-	}
+	rc = ds_verb_record_begin(&R->v, params_json(R, argc, argv), 0, argc, argv);
+	if (rc)
+		goto out;
 	if (R->progress)
-		fprintf(stderr, "dnsurge replay: %s to %s\n", R->model, R->target);
-	struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
-	sigemptyset(&sa.sa_mask);
-	struct sigaction old;
-	g_replay = R->r;
-	sigaction(SIGINT, &sa, &old);
-	rc = 0;
+		fprintf(stderr, "dnsurge replay: %s to %s\n", R->model, R->v.target);
+	ds_verb_sigint(stop_replay, R->r);
 	if (ds_replay_start(R->r, &err) < 0) {
 		fprintf(stderr, "dnsurge replay: %s\n", err.msg);
-		rc = EXIT_FAILED;
+		rc = DS_VERB_EXIT_FAILED;
 	}
 	ds_replay_wait(R->r);
-	sigaction(SIGINT, &old, NULL);
-	g_replay = NULL;
+	ds_verb_sigint(NULL, NULL);
 
 	const ds_replay_result_t *res = ds_replay_result(R->r);
 	if (res->capture_errors)
 		fprintf(stderr, "dnsurge replay: %s%s\n", res->capture_error,
 			res->capture_errors > 1 ? " (and more errors)" : "");
-	bool interrupted = res->load.end == DS_LOAD_END_STOPPED && R->store_err == DS_OK;
-	const char *status = rc == EXIT_FAILED	      ? "failed"
-			     : R->store_err != DS_OK ? "failed"
-			     : interrupted	     ? "aborted"
-			     : res->load.valid	     ? "ok"
-						     : "invalid";
-	ds_summary_in_t si = {
-		.r = &res->load,
-		.target = R->target,
-		.source = R->source,
-		.label = R->label,
-		.status = status,
-		.db = R->no_db ? NULL : R->db_path,
-		.run_id = R->wr ? R->run_id : -1,
-		.timeout_ns = c->timeout_ns,
-		.timeout_in_hist = c->timeout_in_hist,
-		.shard_count = 1,
-		.tool = "replay",
-		.model = R->model,
-	};
-	cJSON *js = summary_json(R, &si, res);
-	sj = js ? cJSON_PrintUnformatted(js) : NULL;
-	if (R->wr) {
-		ds_err_t werr = {{0}};
-		int wrc = ds_store_writer_stop(R->wr, &werr);
-		R->wr = NULL;
-		char reason[600];
-		ds_store_status_t st = DS_STORE_OK;
-		const char *why = NULL;
-		if (wrc < 0 || R->store_err < 0) {
-			st = DS_STORE_FAILED;
-			why = wrc < 0 ? werr.msg : ds_strerror(R->store_err);
-			fprintf(stderr, "dnsurge replay: results store: %s\n", why);
-			status = "failed";
-		} else if (interrupted) {
-			st = DS_STORE_ABORTED;
-			snprintf(reason, sizeof(reason), "interrupted (SIGINT) after %.1f s%s%s",
-				 (double)res->load.elapsed_ns / 1e9,
-				 res->load.valid ? "" : "; also invalid: ",
-				 res->load.valid ? "" : res->load.invalid_reason);
-			why = reason;
-		} else if (!res->load.valid) {
-			st = DS_STORE_INVALID;
-			why = res->load.invalid_reason;
-		}
-		if (ds_store_run_end(R->db, R->run_id, st, why, sj, &err) < 0) {
-			fprintf(stderr, "dnsurge replay: results store: %s\n", err.msg);
-			status = "failed";
-		}
-		if (js)
-			cJSON_ReplaceItemInObject(js, "status", cJSON_CreateString(status));
-	}
-	if (R->json) {
-		char *o = js ? cJSON_PrintUnformatted(js) : NULL;
-		if (o)
-			printf("%s\n", o);
-		free(o);
-	} else {
-		si.status = status;
-		ds_summary_print(stdout, &si);
-		print_replay(stdout, R, res);
-	}
-	fflush(stdout);
-	cJSON_Delete(js);
-	if (!strcmp(status, "failed"))
-		rc = EXIT_FAILED;
-	else if (interrupted)
-		rc = EXIT_INTERRUPTED;
-	else if (!res->load.valid)
-		rc = EXIT_INVALID;
-	else
-		rc = 0;
+	ds_summary_in_t si;
+	ds_verb_summary_in(&R->v, &res->load, rc == DS_VERB_EXIT_FAILED, &si);
+	si.model = R->model;
+	rc = ds_verb_finish(&R->v, &si, summary_json(R, &si, res), 0, print_more, R);
 out:
-	if (R->wr)
-		ds_store_writer_stop(R->wr, NULL);
+	ds_verb_close(&R->v);
 	ds_replay_free(R->r);
-	ds_store_close(R->db);
-	free(cfg_text);
-	free(pj);
-	free(sj);
 	return rc;
 }
 
@@ -1020,8 +811,7 @@ int ds_replay_main(int argc, char **argv)
 	struct run R;
 	memset(&R, 0, sizeof(R));
 	ds_replay_cfg_init(&R.cfg);
-	R.db_path = "dnsurge.db";
-	R.run_id = -1;
+	ds_verb_init(&R.v, "replay", &R.cfg.timeout_ns, &R.cfg.timeout_in_hist, &R.cfg.max_lag_ns);
 	int rc = EXIT_USAGE;
 	R.files = calloc((size_t)argc + 1, sizeof(*R.files));
 	R.rw = ds_rewrite_new();
@@ -1037,7 +827,7 @@ int ds_replay_main(int argc, char **argv)
 		goto out;
 	}
 	if (R.dry)
-		rc = dry_run(R.files, R.nfiles, R.ports, R.nports, R.json);
+		rc = dry_run(R.files, R.nfiles, R.ports, R.nports, R.v.json);
 	else
 		rc = live(&R, argc, argv);
 out:
