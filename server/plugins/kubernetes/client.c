@@ -332,11 +332,26 @@ static void mark_synced(client_t *c)
 	        (double)(v->bytes + ds_k8s_store_index_bytes(c->k->store)) / 1e6);
 }
 
+/* Record the programming durations of the objects processed since the
+ * last call: now, as CoreDNS records them when its handler runs, also
+ * when they changed nothing the DNS shows (a relist of unchanged slices:
+ * kept for the next real change, they would come out later still). */
+static void observe_latencies(client_t *c)
+{
+	int64_t now = ds_wall_ns();
+	for (size_t i = 0; i < c->nlats; i++) {
+		int64_t d = now - c->lats[i].trigger;
+		ds_k8s_observe_latency(c->lats[i].kind, d > 0 ? d : 0);
+	}
+	c->nlats = 0;
+}
+
 static void publish(client_t *c)
 {
 	ds_k8s_t *k = c->k;
 	if (!ds_k8s_store_pending(k->store)) {
 		ds_k8s_store_reclaim(k->store);
+		observe_latencies(c);
 		mark_synced(c);
 		return;
 	}
@@ -354,12 +369,7 @@ static void publish(client_t *c)
 	c->batch_since = 0;
 	c->last_pub = ds_now_ns();
 	stat_add(c, &c->st.publishes, 1);
-	int64_t now = ds_wall_ns();
-	for (size_t i = 0; i < c->nlats; i++) {
-		int64_t d = now - c->lats[i].trigger;
-		ds_k8s_observe_latency(c->lats[i].kind, d > 0 ? d : 0);
-	}
-	c->nlats = 0;
+	observe_latencies(c);
 	mark_synced(c);
 }
 
@@ -805,6 +815,9 @@ static void *run(void *arg)
 			publish(c);
 		else if (ds_k8s_store_retired(c->k->store))
 			ds_k8s_store_reclaim(c->k->store);
+		/* events that changed nothing the DNS shows are done now */
+		if (!c->batch_since && c->nlats)
+			observe_latencies(c);
 	}
 	for (int i = 0; i < c->nres; i++) {
 		res_t *r = &c->res[i];
