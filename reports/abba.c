@@ -46,9 +46,10 @@ static void usage(FILE *f)
 	      "  --dry-run          print the order and the commands, run nothing\n"
 	      "Other options are compare's (dnsurge report compare --help).\n"
 	      "\n"
-	      "Exit status as compare's; a command that fails or records no run is a\n"
-	      "missing trial, and more than --max-invalid %% missing on a side is\n"
-	      "inconclusive (3).\n",
+	      "Exit status as compare's; a command that does not record exactly one run\n"
+	      "is a missing trial (one that records its run and exits non-zero, such as a\n"
+	      "scenario whose threshold failed, is not), and more than --max-invalid %%\n"
+	      "missing on a side is inconclusive (3).\n",
 	      f);
 }
 
@@ -224,14 +225,21 @@ int ds_report_abba_main(int argc, char **argv)
 			fprintf(stderr, "dnsurge report abba: %s\n", err.msg);
 			return 2;
 		}
-		if (st != 0 || after != before + 1) {
+		/* A command that exits non-zero after recording its run (a
+		 * scenario whose threshold failed, a load run marked invalid)
+		 * is still a trial: compare judges the run as recorded. */
+		if (after != before + 1) {
 			missing[side]++;
-			fprintf(
-			    stderr,
-			    "abba: warning: %s #%u %s (exit %d, %lld new run%s labelled '%s')\n",
-			    role[side], trial, st ? "failed" : "recorded no single run", st,
-			    (long long)(after - before), after - before == 1 ? "" : "s",
-			    label[side]);
+			fprintf(stderr,
+			        "abba: warning: %s #%u recorded no single run (exit %d, %lld new "
+			        "run%s labelled '%s')\n",
+			        role[side], trial, st, (long long)(after - before),
+			        after - before == 1 ? "" : "s", label[side]);
+		} else if (st != 0) {
+			fprintf(stderr,
+			        "abba: note: %s #%u exited %d; its recorded run is a trial like the "
+			        "others\n",
+			        role[side], trial, st);
 		}
 	}
 	if (dry)

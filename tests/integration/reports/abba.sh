@@ -30,7 +30,17 @@ R abba --db "$DB" --baseline a2 --candidate b2 --baseline-cmd "$base" --candidat
 	--trials 5 >"$DS_TMP/out2.txt" 2>"$DS_TMP/err2.txt"
 rc=$?
 [ $rc -eq 3 ] || fail "failed candidate commands: exit $rc, want 3"
-grep -q 'candidate #1 failed (exit 3' "$DS_TMP/err2.txt" || fail "missing-trial warning: $(cat "$DS_TMP/err2.txt")"
+grep -q 'candidate #1 recorded no single run (exit 3' "$DS_TMP/err2.txt" || fail "missing-trial warning: $(cat "$DS_TMP/err2.txt")"
+
+# a command that records its run and then exits 1 (a scenario whose
+# threshold failed) is a trial, not a missing one
+R abba --db "$DB" --baseline a3 --candidate b3 --baseline-cmd "$base" --candidate-cmd "$base; exit 1" \
+	--trials 5 >"$DS_TMP/out3.txt" 2>"$DS_TMP/err3.txt"
+rc=$?
+[ $rc -eq 0 ] || fail "recorded runs that exit 1: exit $rc, want 0: $(cat "$DS_TMP/out3.txt" "$DS_TMP/err3.txt")"
+grep -q '5/5 valid *5/5 valid' "$DS_TMP/out3.txt" || fail "all trials count: $(cat "$DS_TMP/out3.txt")"
+grep -q 'candidate #1 exited 1; its recorded run is a trial' "$DS_TMP/err3.txt" || fail "note: $(cat "$DS_TMP/err3.txt")"
+grep -q 'missing' "$DS_TMP/err3.txt" && fail "no trial is missing: $(cat "$DS_TMP/err3.txt")"
 
 # dry run: the order only
 R abba --db "$DB" --baseline-cmd true --candidate-cmd false --trials 2 --dry-run 2>"$DS_TMP/dry.txt" ||
