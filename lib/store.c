@@ -378,6 +378,21 @@ static int fake(ds_store_t *s, int rc, const char *why)
 
 /* ------------------------------------------------------- small helpers */
 
+/* Make room in a growing array: *(T **)pv doubles (or starts at `first`
+ * elements of `size` bytes); *cap follows. The old array stays on
+ * failure, for the caller's cleanup. */
+static int grow(ds_store_t *s, void *pv, size_t *cap, size_t size, size_t first)
+{
+	void *old, *t;
+	memcpy(&old, pv, sizeof(old));
+	size_t c = *cap ? 2 * *cap : first;
+	if (!(t = realloc(old, c * size)))
+		return fake(s, SQLITE_NOMEM, "out of memory");
+	memcpy(pv, &t, sizeof(t));
+	*cap = c;
+	return SQLITE_OK;
+}
+
 static sqlite3_stmt *stmt(ds_store_t *s, int id)
 {
 	if (!s->st[id] && sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
@@ -592,15 +607,8 @@ static int sweep_stale(ds_store_t *s, ds_err_t *err)
 		                 (const char *)sqlite3_column_text(sel, 3),
 		                 (const char *)sqlite3_column_text(sel, 4)))
 			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 8;
-			int64_t *t = realloc(ids, cap * sizeof(*ids));
-			if (!t) {
-				rc = fake(s, SQLITE_NOMEM, "out of memory");
-				goto fail;
-			}
-			ids = t;
-		}
+		if (n == cap && (rc = grow(s, &ids, &cap, sizeof(*ids), 8)) != SQLITE_OK)
+			goto fail;
 		ids[n++] = sqlite3_column_int64(sel, 0);
 	}
 	if (rc != SQLITE_DONE)
@@ -1158,15 +1166,8 @@ int ds_store_runs_list(ds_store_t *s, const char *label, const char *tool, const
 	bind_text(st, 2, tool);
 	bind_text(st, 3, scenario);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 16;
-			ds_store_run_t *t = realloc(v, cap * sizeof(*v));
-			if (!t) {
-				rc = SQLITE_NOMEM;
-				goto fail;
-			}
-			v = t;
-		}
+		if (cnt == cap && (rc = grow(s, &v, &cap, sizeof(*v), 16)) != SQLITE_OK)
+			goto fail;
 		if ((rc = read_run(st, &v[cnt])) != SQLITE_OK)
 			goto fail;
 		cnt++;
@@ -2375,15 +2376,8 @@ int ds_store_intervals_load(ds_store_t *s, int64_t run_id, ds_store_interval_t *
 		goto fail;
 	sqlite3_bind_int64(st, 1, run_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 64;
-			ds_store_interval_t *t = realloc(v, cap * sizeof(*v));
-			if (!t) {
-				rc = fake(s, SQLITE_NOMEM, "out of memory");
-				goto fail;
-			}
-			v = t;
-		}
+		if (cnt == cap && (rc = grow(s, &v, &cap, sizeof(*v), 64)) != SQLITE_OK)
+			goto fail;
 		ds_store_interval_t *x = &v[cnt++];
 		ds_store_interval_init(x, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
 		x->target_qps = col_real(st, 2);
@@ -2454,15 +2448,8 @@ int ds_store_phases_load(ds_store_t *s, int64_t run_id, ds_store_phase_t **out, 
 		goto fail;
 	sqlite3_bind_int64(st, 1, run_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 8;
-			ds_store_phase_t *t = realloc(v, cap * sizeof(*v));
-			if (!t) {
-				rc = fake(s, SQLITE_NOMEM, "out of memory");
-				goto fail;
-			}
-			v = t;
-		}
+		if (cnt == cap && (rc = grow(s, &v, &cap, sizeof(*v), 8)) != SQLITE_OK)
+			goto fail;
 		ds_store_phase_t *p = &v[cnt];
 		memset(p, 0, sizeof(*p));
 		p->phase_id = sqlite3_column_int64(st, 0);
@@ -2627,15 +2614,8 @@ int ds_store_series_load(ds_store_t *s, int64_t run_id, const char *name, int64_
 	sqlite3_bind_int64(st, 1, run_id);
 	bind_text(st, 2, name);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 32;
-			ds_store_series_t *t = realloc(v, cap * sizeof(*v));
-			if (!t) {
-				rc = fake(s, SQLITE_NOMEM, "out of memory");
-				goto fail;
-			}
-			v = t;
-		}
+		if (cnt == cap && (rc = grow(s, &v, &cap, sizeof(*v), 32)) != SQLITE_OK)
+			goto fail;
 		ds_store_series_t *x = &v[cnt++];
 		memset(x, 0, sizeof(*x));
 		x->series_id = sqlite3_column_int64(st, 0);
