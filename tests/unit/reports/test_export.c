@@ -30,11 +30,19 @@ struct table {
 	size_t rows, col;
 };
 
+/* libcsv's field bytes are not NUL-terminated: copied, not strndup'ed
+ * (which may scan past them for a NUL). */
 static void on_field(void *s, size_t len, void *u)
 {
 	struct table *t = u;
-	if (t->rows < 64 && t->col < 96)
-		t->cell[t->rows][t->col] = strndup(s ? s : "", len);
+	if (t->rows < 64 && t->col < 96) {
+		char *c = malloc(len + 1);
+		assert_non_null(c);
+		if (len)
+			memcpy(c, s, len);
+		c[len] = '\0';
+		t->cell[t->rows][t->col] = c;
+	}
 	t->col++;
 }
 

@@ -877,6 +877,20 @@ static void test_update_delay(void **st)
 /* ----------------------------------------------------------------- TLS */
 
 /* A self-signed certificate for 127.0.0.1 (it is its own CA), as PEM. */
+/* A memory BIO's bytes as a string: they are not NUL-terminated, so no
+ * str* function may read them (strndup scans for the NUL). */
+static char *bio_string(BIO *b)
+{
+	char *p;
+	long len = BIO_get_mem_data(b, &p);
+	assert_true(len >= 0);
+	char *s = malloc((size_t)len + 1);
+	assert_non_null(s);
+	memcpy(s, p, (size_t)len);
+	s[len] = '\0';
+	return s;
+}
+
 static void gen_cert(const char *cn, char **cert_pem, char **key_pem)
 {
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -905,14 +919,11 @@ static void gen_cert(const char *cn, char **cert_pem, char **key_pem)
 	assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
 	BIO *b = BIO_new(BIO_s_mem());
 	PEM_write_bio_X509(b, x);
-	char *p;
-	long len = BIO_get_mem_data(b, &p);
-	*cert_pem = strndup(p, (size_t)len);
+	*cert_pem = bio_string(b);
 	BIO_free(b);
 	b = BIO_new(BIO_s_mem());
 	PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL);
-	len = BIO_get_mem_data(b, &p);
-	*key_pem = strndup(p, (size_t)len);
+	*key_pem = bio_string(b);
 	BIO_free(b);
 	X509_free(x);
 	EVP_PKEY_free(pk);
