@@ -304,6 +304,7 @@ static int parse_queries(pctx_t *c, const ds_token_t *t, size_t n, ds_scn_querie
 		const char *v = t[i + 1].text;
 		long long x;
 		if (!strcmp(k, "zone")) {
+			free(q->zone); /* a repeated setting: the last one counts */
 			q->zone = dup(v);
 		} else if (!strcmp(k, "zipf")) {
 			if (ds_parse_double(v, &q->zipf) < 0 || q->zipf < 0)
@@ -312,6 +313,7 @@ static int parse_queries(pctx_t *c, const ds_token_t *t, size_t n, ds_scn_querie
 			if (parse_share(v, &q->nxdomain) < 0 || q->nxdomain > 1)
 				return perr(c, "queries: bad nxdomain share '%s' (e.g. 10%%)", v);
 		} else if (!strcmp(k, "qtypes")) {
+			free(q->qtypes);
 			q->qtypes = dup(v);
 		} else if (!strcmp(k, "services") || !strcmp(k, "count")) {
 			if (ds_parse_int(v, 1, 1LL << 40, &x) < 0)
@@ -322,6 +324,7 @@ static int parse_queries(pctx_t *c, const ds_token_t *t, size_t n, ds_scn_querie
 				return perr(c, "queries: bad namespaces '%s'", v);
 			q->namespaces = (unsigned)x;
 		} else if (!strcmp(k, "domain")) {
+			free(q->domain);
 			q->domain = dup(v);
 		} else {
 			return perr(c, "queries: unknown setting '%s'", k);
