@@ -685,6 +685,7 @@ static int sec_thresholds(pctx_t *c, const ds_sblock_t *b)
 		size_t n = dir->ntokens;
 		c->tok = &t[0];
 		ds_scn_threshold_t th;
+		int rc;
 		memset(&th, 0, sizeof(th));
 		th.line = t[0].line;
 		size_t o = 0;
@@ -767,29 +768,35 @@ static int sec_thresholds(pctx_t *c, const ds_sblock_t *b)
 					i++;
 				}
 			} else if (!strcmp(k, "window")) {
-				int rc;
-				if (i + 2 >= n)
-					return perr(c, "threshold: window FROM TO");
+				if (i + 2 >= n) {
+					rc = perr(c, "threshold: window FROM TO");
+					goto drop;
+				}
 				if ((rc = parse_time(c, t[i + 1].text, &th.win0_ns)) < 0 ||
 				    (rc = parse_time(c, t[i + 2].text, &th.win1_ns)) < 0)
-					return rc;
-				if (th.win1_ns <= th.win0_ns)
-					return perr(c, "threshold: window end must be after its start");
+					goto drop;
+				if (th.win1_ns <= th.win0_ns) {
+					rc = perr(c, "threshold: window end must be after its start");
+					goto drop;
+				}
 				i += 3;
 			} else if (!strcmp(k, "warn")) {
 				th.warn = true;
 				i++;
 			} else {
-				for (size_t q = 0; q < th.nphases; q++)
-					free(th.phases[q]);
-				free(th.phases);
-				free(th.promql);
-				return perr(c, "threshold: unexpected '%s' (phase NAME..., window FROM TO, warn)", k);
+				rc = perr(c, "threshold: unexpected '%s' (phase NAME..., window FROM TO, warn)", k);
+				goto drop;
 			}
 		}
 		s->th = realloc(s->th, (s->nth + 1) * sizeof(*s->th));
 		s->th[s->nth++] = th;
 		continue;
+	drop: /* a refused scope: the threshold's phases and expression go */
+		for (size_t q = 0; q < th.nphases; q++)
+			free(th.phases[q]);
+		free(th.phases);
+		free(th.promql);
+		return rc;
 	bad_value:
 		free(th.promql);
 		return perr(c, "threshold: bad value in '%s'", th.text);
