@@ -614,16 +614,16 @@ static void fire(runner_t *r, const ds_scn_event_t *e)
 	unsigned first = e->upstream < 0 ? 0 : (unsigned)e->upstream;
 	unsigned last = e->upstream < 0 ? r->nup : (unsigned)e->upstream + 1;
 	char json[256];
-	if (e->kind == DS_EV_LOAD_SPEED) {
-		/* the phases' own schedule, not a scripted event: not logged */
-		if (r->replay && ds_replay_set_speed(r->replay, e->value, &err) < 0)
-			logf_(r, "replay speed: %s", err.msg);
-		return;
+	/* A replay's speed changes are the phases' own schedule, not scripted
+	 * events: not counted or logged. */
+	if (e->kind != DS_EV_LOAD_SPEED) {
+		r->events_fired++;
+		logf_(r, "event: %s", e->text);
 	}
-	r->events_fired++;
-	logf_(r, "event: %s", e->text);
 	switch (e->kind) {
 	case DS_EV_LOAD_SPEED:
+		if (r->replay && ds_replay_set_speed(r->replay, e->value, &err) < 0)
+			logf_(r, "replay speed: %s", err.msg);
 		break;
 	case DS_EV_UP_STOP:
 		for (unsigned i = first; i < last; i++) {

@@ -224,20 +224,21 @@ static int sec_upstream(pctx_t *c, const ds_sblock_t *b)
 	u->file_line = b->keys[0].line;
 	char *body = NULL;
 	size_t len = 0, cap = 0;
+	int rc;
 	for (size_t d = 0; d < b->ndirs; d++) {
 		const ds_directive_t *dir = &b->dirs[d];
 		c->tok = &dir->tokens[0];
 		long long x;
 		if (!strcmp(dir->name, "count")) {
 			if (dir->ntokens != 2 || ds_parse_int(dir->tokens[1].text, 1, 16, &x) < 0) {
-				free(body); /* as in sec_server: not kept on an error */
-				return perr(c, "upstream: count takes a number 1-16");
+				rc = perr(c, "upstream: count takes a number 1-16");
+				goto fail;
 			}
 			u->count = (unsigned)x;
 		} else if (!strcmp(dir->name, "workers")) {
 			if (dir->ntokens != 2 || ds_parse_int(dir->tokens[1].text, 1, 64, &x) < 0) {
-				free(body);
-				return perr(c, "upstream: workers takes a number 1-64");
+				rc = perr(c, "upstream: workers takes a number 1-64");
+				goto fail;
 			}
 			u->workers = (unsigned)x;
 		} else {
@@ -252,6 +253,10 @@ static int sec_upstream(pctx_t *c, const ds_sblock_t *b)
 	if (ds_scn_upstream_count(s) > DS_SCN_MAX_UPSTREAMS)
 		return perr(c, "more than %d upstreams in all", DS_SCN_MAX_UPSTREAMS);
 	return DS_OK;
+fail:
+	/* The directives collected so far are not kept on an error (as in sec_server). */
+	free(body);
+	return rc;
 }
 
 static int sec_k8s(pctx_t *c, const ds_sblock_t *b)
@@ -676,6 +681,12 @@ static bool is_op(const char *s)
 /* METRIC... OP VALUE [phase NAME...] [window FROM TO] [warn]
  * promql "EXPR" [OP VALUE] ...: without OP the expression is an alert
  * condition, and the threshold passes when it returns no sample. */
+static void threshold_free(ds_scn_threshold_t *th)
+{
+	free_strs(th->phases, th->nphases);
+	free(th->promql);
+}
+
 static int sec_thresholds(pctx_t *c, const ds_sblock_t *b)
 {
 	ds_scn_t *s = c->s;
@@ -791,15 +802,11 @@ static int sec_thresholds(pctx_t *c, const ds_sblock_t *b)
 		s->th = realloc(s->th, (s->nth + 1) * sizeof(*s->th));
 		s->th[s->nth++] = th;
 		continue;
-	drop: /* a refused scope: the threshold's phases and expression go */
-		for (size_t q = 0; q < th.nphases; q++)
-			free(th.phases[q]);
-		free(th.phases);
-		free(th.promql);
-		return rc;
 	bad_value:
-		free(th.promql);
-		return perr(c, "threshold: bad value in '%s'", th.text);
+		rc = perr(c, "threshold: bad value in '%s'", th.text);
+	drop: /* a refused threshold: its phases and expression go */
+		threshold_free(&th);
+		return rc;
 	free_bad:
 		return perr(c, "threshold: METRIC OP VALUE, e.g. 'latency p99 < 5ms'");
 	}
@@ -978,12 +985,8 @@ void ds_scn_free(ds_scn_t *s)
 		queries_free(&s->events[i].queries);
 	}
 	free(s->events);
-	for (size_t i = 0; i < s->nth; i++) {
-		free(s->th[i].promql);
-		for (size_t k = 0; k < s->th[i].nphases; k++)
-			free(s->th[i].phases[k]);
-		free(s->th[i].phases);
-	}
+	for (size_t i = 0; i < s->nth; i++)
+		threshold_free(&s->th[i]);
 	free(s->th);
 	free(s);
 }

@@ -202,7 +202,6 @@ static int add_upstream(ds_args_t *a, fw_config_t *c, const char *to)
 	ds_addr_str(&sa, u->name, sizeof(u->name));
 	u->probe_fd = -1;
 	u->cfg = c;
-	u->idx = c->nups - 1;
 	atomic_init(&u->fails, 0);
 	atomic_init(&u->check, false);
 	return DS_OK;
@@ -457,7 +456,7 @@ static void probe_io(ds_worker_t *w, int fd, uint32_t ev, void *arg)
 {
 	fw_upstream_t *u = arg;
 	fw_config_t *c = u->cfg;
-	size_t i = u->idx;
+	size_t i = (size_t)(u - c->ups);
 	bool ok = false, done = false;
 	uint8_t buf[4096];
 	if (!c->force_tcp) {

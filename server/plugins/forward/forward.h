@@ -22,8 +22,7 @@ typedef struct fw_upstream {
 	char name[64];             /**< "127.0.0.1:53": the metrics' `to` label */
 	atomic_uint fails;         /**< consecutive failed health checks */
 	atomic_bool check;         /**< an exchange failed: health checking wanted */
-	struct fw_config *cfg;     /**< the block this upstream belongs to */
-	size_t idx;                /**< its index in cfg->ups */
+	struct fw_config *cfg;     /**< the block this upstream belongs to (in cfg->ups) */
 	/* health probe, control thread only */
 	int probe_fd;
 	uint16_t probe_id;
