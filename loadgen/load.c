@@ -919,21 +919,23 @@ static void *worker_main(void *arg)
 	for (;;) {
 		int64_t now = ds_now_ns();
 		if (w->sending && (now >= l->send_end || atomic_load(&l->stop))) {
-			if (now >= l->send_end && cfg->profile) {
-				/* Whatever fell due before the end still goes out:
-				 * the coalescing window may have slept past it. */
-				lock_meter(w);
-				if (tcp)
-					tcp_send(w, l->send_end - 1);
-				else
-					udp_send(w, l->send_end - 1);
-				unlock_meter(w);
-			}
-			w->sending = false;
 			stop_t = DS_MIN(now, l->send_end);
 			int64_t at = atomic_load(&l->stop_at);
 			if (at && at < stop_t)
 				stop_t = at;
+			if (cfg->profile) {
+				/* Whatever fell due before the end or the stop still
+				 * goes out: the coalescing window, or a wait for the
+				 * CPU, may have slept past it. Only what cannot be
+				 * sent now counts as never sent. */
+				lock_meter(w);
+				if (tcp)
+					tcp_send(w, stop_t - 1);
+				else
+					udp_send(w, stop_t - 1);
+				unlock_meter(w);
+			}
+			w->sending = false;
 			lock_meter(w);
 			if (cfg->profile) {
 				/* Queries due before the stop that never went out. The
