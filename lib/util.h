@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * \file util.h
- * \brief Parsing of numbers and Go-style durations, as Corefiles write them.
+ * \brief Parsing of numbers and Go-style durations, as Corefiles write them,
+ * and the small string helpers several tools share.
  */
 #pragma once
 
@@ -23,3 +24,9 @@ int ds_parse_int(const char *s, long long min, long long max, long long *out);
 int ds_parse_double(const char *s, double *out);
 /** Seconds, shortest decimal representation, as Go's %v of a Duration.Seconds(): "0.037990251" */
 const char *ds_fmt_seconds(int64_t ns, char *buf, size_t len);
+/**
+ * Words joined by single spaces into a new string (free() it): \p first,
+ * when not NULL, then v[0..n). Rebuilds a command line or a directive's
+ * arguments as one text. NULL when out of memory.
+ */
+char *ds_join_words(const char *first, const char *const *v, size_t n);

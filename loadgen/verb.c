@@ -98,23 +98,6 @@ cJSON *ds_verb_params(int argc, char **argv)
 	return o;
 }
 
-/* The command line as the run's config text: "dnsurge" and argv. */
-static char *joined(int argc, char **argv)
-{
-	size_t n = 16;
-	for (int i = 0; i < argc; i++)
-		n += strlen(argv[i]) + 1;
-	char *s = malloc(n);
-	if (!s)
-		return NULL;
-	strcpy(s, "dnsurge");
-	for (int i = 0; i < argc; i++) {
-		strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
 int ds_verb_record_begin(ds_verb_t *v, cJSON *params, uint64_t seed, int argc, char **argv)
 {
 	ds_err_t err = {{0}};
@@ -127,7 +110,8 @@ int ds_verb_record_begin(ds_verb_t *v, cJSON *params, uint64_t seed, int argc, c
 		rc = ds_verb_bad(v->name, "%s", err.msg);
 		goto out;
 	}
-	cfg_text = joined(argc, argv);
+	/* The command line as the run's config text: "dnsurge" and argv. */
+	cfg_text = ds_join_words("dnsurge", (const char *const *)argv, (size_t)argc);
 	pj = cJSON_PrintUnformatted(params);
 	ds_store_run_info_t ri = {
 		.tool = v->name,

@@ -149,29 +149,12 @@ static int parse_zone_args(ds_args_t *a, const char **args, size_t na, uint8_t (
 	return DS_OK;
 }
 
-static char *join_args(const char **v, size_t n)
-{
-	size_t len = 1;
-	for (size_t i = 0; i < n; i++)
-		len += strlen(v[i]) + 1;
-	char *s = malloc(len);
-	if (!s)
-		return NULL;
-	s[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strcat(s, " ");
-		strcat(s, v[i]);
-	}
-	return s;
-}
-
 static int parse_selector(ds_args_t *a, const char *opt, const char **v, size_t nv,
                           ds_k8s_selector_t **out)
 {
 	if (nv == 0)
 		return ds_args_err_argcount(a);
-	char *text = join_args(v, nv);
+	char *text = ds_join_words(NULL, v, nv);
 	if (!text)
 		return DS_ENOMEM;
 	char why[256];
