@@ -69,7 +69,11 @@ bool ds_fuzz_import_escapes(const void *text, size_t len)
 	for (const char *p = memmem(t, len, "import", 6); p;
 	     p = memmem(p + 1, (size_t)(end - p - 1), "import", 6)) {
 		const char *a = p + 6;
-		while (a < end && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
+		/* Everything the lexer may take for white space: ASCII's six
+		 * and, to be safe, any byte of a UTF-8 sequence (the lexer
+		 * knows U+0085, U+00A0, U+2000... too). A narrower set let
+		 * "import\v/tmp/x*" read this machine's /tmp every run. */
+		while (a < end && (strchr(" \t\n\v\f\r", *a) || (unsigned char)*a >= 0x80) && *a)
 			a++;
 		/* The argument: up to the closing quote if quoted, else up to
 		 * white space; a quote in the middle starts a quoted part. */
@@ -85,7 +89,9 @@ bool ds_fuzz_import_escapes(const void *text, size_t len)
 				quoted = true;
 				continue;
 			}
-			if (!quoted && (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n'))
+			/* Only ASCII white space ends the scan: going on past a
+			 * non-ASCII byte checks more, never less. */
+			if (!quoted && *c && strchr(" \t\n\v\f\r", *c))
 				break;
 			if (*c == '\\' || *c == '{' || (*c == '.' && c + 1 < end && c[1] == '.'))
 				return true;
