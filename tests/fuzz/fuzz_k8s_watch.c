@@ -15,8 +15,8 @@
  * without a known kind it is taken as the resource of the watch it would
  * have come from (the value's position in the stream), so any shape
  * reaches every converter. The
- * store is published after each value. The client's streaming splitter
- * (client.c, static) is not reached from here; see docs/FUZZING.md.
+ * store is published after each value. The client's streaming splitter,
+ * which cuts these values out of the bytes, is target k8s_stream.
  *
  * Checked beyond crashes: malformed objects are skipped, never an error;
  * publishing always succeeds and leaves nothing pending.

@@ -31,7 +31,7 @@ cores=$(nproc)
 jobs=${DS_FUZZ_JOBS:-$((cores >= 2 ? 2 : 1))}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-	targets=(wire server corefile scenario decode k8s_load k8s_watch)
+	targets=(wire server corefile scenario decode k8s_load k8s_watch k8s_stream)
 fi
 
 status=0

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The watcher thread: LIST/WATCH state machines per resource on one curl
- * multi handle, a streaming splitter that cuts list pages and watch
- * streams into single objects, and the batching of changes into view
+ * multi handle, list pages and watch streams cut into single objects
+ * (jscan.h), and the batching of changes into view
  * publications. Runs entirely off the query path: workers only ever see
  * the published views.
  */
@@ -20,162 +20,16 @@
 #include "lib/log.h"
 #include "lib/rand.h"
 #include "lib/util.h"
+#include "server/plugins/kubernetes/jscan.h"
 
 #define PAGE_LIMIT 500
-#define MAX_OBJECT (64u << 20) /* one object larger than this is refused */
 #define MAX_ERRBODY 16384
 #define LOG_EVERY (30 * DS_NS_PER_SEC)
 
 int64_t ds_k8s_backoff_base_ns = 800 * DS_NS_PER_MS;
 int64_t ds_k8s_backoff_max_ns = 30 * DS_NS_PER_SEC;
 
-enum { JS_LIST = 0, JS_WATCH = 1 };
-enum { CAP_ITEM = 1, CAP_META, CAP_EVENT };
 enum { PH_LIST = 0, PH_WATCH = 1 };
-
-/* ------------------------------------------------------------ splitter */
-
-typedef struct jscan {
-	int mode;
-	int depth;
-	bool in_str, esc;
-	bool expect_key, key_reading;
-	char key[16];
-	size_t klen;
-	char vkey[16]; /* key whose value is being read at depth 1 */
-	bool in_items;
-	bool capturing;
-	int cap_depth, cap_what;
-	char *buf;
-	size_t len, cap;
-	bool failed;
-} jscan_t;
-
-typedef void (*jscan_emit)(void *arg, int what, const char *obj, size_t len);
-
-static void js_reset(jscan_t *s, int mode)
-{
-	char *buf = s->buf;
-	size_t cap = s->cap;
-	/* a huge object's buffer is not kept for the next request */
-	if (cap > (4u << 20)) {
-		free(buf);
-		buf = NULL;
-		cap = 0;
-	}
-	memset(s, 0, sizeof(*s));
-	s->buf = buf;
-	s->cap = cap;
-	s->mode = mode;
-}
-
-static bool js_append(jscan_t *s, const char *p, size_t n)
-{
-	if (s->len + n > MAX_OBJECT) {
-		s->failed = true;
-		return false;
-	}
-	if (s->len + n > s->cap) {
-		size_t nc = s->cap ? s->cap : 65536;
-		while (nc < s->len + n)
-			nc *= 2;
-		char *nb = realloc(s->buf, nc);
-		if (!nb) {
-			s->failed = true;
-			return false;
-		}
-		s->buf = nb;
-		s->cap = nc;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	return true;
-}
-
-/* Feed bytes; complete objects go to emit. false on a malformed stream. */
-static bool js_feed(jscan_t *s, const char *p, size_t n, jscan_emit emit, void *arg)
-{
-	size_t cs = 0; /* where the capture starts in this chunk */
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		if (s->in_str) {
-			if (s->esc)
-				s->esc = false;
-			else if (c == '\\')
-				s->esc = true;
-			else if (c == '"')
-				s->in_str = s->key_reading = false;
-			else if (s->key_reading && s->klen + 1 < sizeof(s->key))
-				s->key[s->klen++] = c;
-			continue;
-		}
-		switch (c) {
-		case '"':
-			s->in_str = true;
-			if (!s->capturing && s->mode == JS_LIST && s->depth == 1 && s->expect_key) {
-				s->key_reading = true;
-				s->klen = 0;
-			}
-			break;
-		case ':':
-			if (!s->capturing && s->depth == 1) {
-				s->expect_key = false;
-				memcpy(s->vkey, s->key, s->klen);
-				s->vkey[s->klen] = '\0';
-			}
-			break;
-		case ',':
-			if (!s->capturing && s->depth == 1)
-				s->expect_key = true;
-			break;
-		case '{':
-		case '[':
-			if (!s->capturing) {
-				int what = 0;
-				if (s->mode == JS_WATCH && s->depth == 0 && c == '{')
-					what = CAP_EVENT;
-				else if (s->mode == JS_LIST && s->depth == 1 && c == '{' &&
-				         !strcmp(s->vkey, "metadata"))
-					what = CAP_META;
-				else if (s->mode == JS_LIST && s->depth == 2 && s->in_items &&
-				         c == '{')
-					what = CAP_ITEM;
-				else if (s->mode == JS_LIST && s->depth == 1 && c == '[' &&
-				         !strcmp(s->vkey, "items"))
-					s->in_items = true;
-				if (what) {
-					s->capturing = true;
-					s->cap_depth = s->depth;
-					s->cap_what = what;
-					s->len = 0;
-					cs = i;
-				}
-			}
-			s->depth++;
-			if (s->mode == JS_LIST && s->depth == 1 && c == '{')
-				s->expect_key = true;
-			break;
-		case '}':
-		case ']':
-			if (--s->depth < 0)
-				return false;
-			if (s->capturing && s->depth == s->cap_depth) {
-				if (!js_append(s, p + cs, i + 1 - cs))
-					return false;
-				s->capturing = false;
-				emit(arg, s->cap_what, s->buf, s->len);
-			} else if (s->mode == JS_LIST && s->depth == 1 && c == ']') {
-				s->in_items = false;
-			}
-			break;
-		default:
-			break;
-		}
-	}
-	if (s->capturing && !js_append(s, p + cs, n - cs))
-		return false;
-	return true;
-}
 
 /* ------------------------------------------------------------- resources */
 
@@ -202,7 +56,7 @@ typedef struct res {
 	char *cont, *next_cont;
 	CURL *easy;
 	struct curl_slist *hdrs;
-	jscan_t js;
+	ds_jscan_t js;
 	long code;
 	bool code_seen;
 	bool counted; /* request metric recorded */
@@ -410,7 +264,7 @@ static void res_log(res_t *r, const char *fmt, ...)
 	ds_plog(DS_LOG_WARNING, "kubernetes", "%s", msg);
 }
 
-static void on_object(void *arg, int what, const char *obj, size_t len)
+static void on_object(void *arg, ds_jscan_what_t what, const char *obj, size_t len)
 {
 	res_t *r = arg;
 	client_t *c = r->c;
@@ -420,13 +274,13 @@ static void on_object(void *arg, int what, const char *obj, size_t len)
 		r->js.failed = true;
 		return;
 	}
-	if (what == CAP_META) {
+	if (what == DS_JSCAN_META) {
 		const char *rv = jstr(doc, "resourceVersion"), *cont = jstr(doc, "continue");
 		if (rv)
 			snprintf(r->list_rv, sizeof(r->list_rv), "%s", rv);
 		free(r->next_cont);
 		r->next_cont = cont && cont[0] ? strdup(cont) : NULL;
-	} else if (what == CAP_ITEM) {
+	} else if (what == DS_JSCAN_ITEM) {
 		ds_k8s_apply(k->store, &k->objopts, r->kind, false, doc, on_latency, c, NULL);
 		changed(c);
 	} else {
@@ -506,7 +360,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 		r->errbody[r->errlen] = '\0';
 		return len;
 	}
-	if (!js_feed(&r->js, p, len, on_object, r) || r->js.failed)
+	if (!ds_jscan_feed(&r->js, p, len, on_object, r) || r->js.failed)
 		return 0; /* a malformed stream: abort and retry */
 	/* an in-stream 410 or error: stop reading this watch */
 	if (r->relist || r->abort_err)
@@ -643,7 +497,7 @@ static void start(res_t *r)
 		add_selectors(r, &o);
 		stat_add(c, &c->st.watches, 1);
 	}
-	js_reset(&r->js, r->phase == PH_LIST ? JS_LIST : JS_WATCH);
+	ds_jscan_reset(&r->js, r->phase == PH_LIST ? DS_JSCAN_LIST : DS_JSCAN_WATCH);
 	r->code = 0;
 	r->code_seen = r->counted = false;
 	r->errlen = 0;
@@ -712,7 +566,7 @@ static void finished(res_t *r, CURLcode cc)
 	          r->code == 200 && !r->js.failed;
 	char why[512];
 	if (r->phase == PH_LIST) {
-		if (ok && r->js.depth == 0) {
+		if (ok && ds_jscan_complete(&r->js)) {
 			r->backoff = 0;
 			r->fails = 0;
 			if (r->next_cont) {
@@ -912,7 +766,7 @@ void ds_k8s_client_stop(ds_k8s_t *k)
 	for (int i = 0; i < c->nres; i++) {
 		free(c->res[i].cont);
 		free(c->res[i].next_cont);
-		free(c->res[i].js.buf);
+		ds_jscan_free(&c->res[i].js);
 	}
 	curl_multi_cleanup(c->multi);
 	if (c->token) {
