@@ -29,8 +29,7 @@
  * order, each record as an rdata recipe (bytes and names) written with
  * ds_wbuf_t so names compress. Reload (default 1m, 0 = never) runs on the
  * control loop and swaps in a new table when the SOA serial changed; old
- * tables are freed after a grace period, as in the hosts plugin: per-worker
- * counters, odd while a worker reads a table.
+ * tables are freed after a grace period (server/src/grace.h).
  */
 #include <ldns/ldns.h>
 #include <stdatomic.h>
@@ -41,10 +40,10 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "server/src/grace.h"
 #include "server/src/plugin.h"
 #include "server/src/upstream.h"
 
-#define RETIRED_MAX 8
 #define CHASE_MAX 8
 #define EXTRA_MAX 64
 
@@ -510,66 +509,25 @@ typedef struct filep {
 	uint8_t (*fall)[DS_NAME_MAX];
 	size_t nfall;
 	int64_t reload;
-	struct qslot {
-		atomic_uint_fast64_t seq;
-		char pad[64 - sizeof(atomic_uint_fast64_t)];
-	} * slots;
-	unsigned nslots;
-	struct retired {
-		fzone_t *z;
-		uint64_t *snap;
-	} retired[RETIRED_MAX];
-	size_t nretired;
+	ds_grace_t grace; /* old zone tables wait here for readers to leave */
 	ds_timer_t tick;
 	bool ticking;
 } filep_t;
 
-static bool grace_passed(filep_t *f, const uint64_t *snap)
+static void zone_free_any(void *z)
 {
-	for (unsigned i = 0; i < f->nslots; i++)
-		if ((snap[i] & 1) && atomic_load(&f->slots[i].seq) == snap[i])
-			return false;
-	return true;
-}
-
-static void reclaim(filep_t *f, bool all)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < f->nretired; i++) {
-		struct retired *r = &f->retired[i];
-		if (all || grace_passed(f, r->snap)) {
-			zone_free(r->z);
-			free(r->snap);
-		} else {
-			f->retired[k++] = *r;
-		}
-	}
-	f->nretired = k;
+	zone_free(z);
 }
 
 static void swap_in(filep_t *f, zslot_t *s, fzone_t *z)
 {
-	fzone_t *old = atomic_exchange(&s->cur, z);
-	if (!old)
-		return;
-	uint64_t *snap = calloc(f->nslots, sizeof(*snap));
-	if (!snap || f->nretired == RETIRED_MAX) {
-		/* leaking a table beats freeing it under a reader */
-		free(snap);
-		ds_plog(DS_LOG_WARNING, "file", "too many zone tables waiting to be freed");
-		return;
-	}
-	for (unsigned i = 0; i < f->nslots; i++)
-		snap[i] = atomic_load(&f->slots[i].seq);
-	f->retired[f->nretired].z = old;
-	f->retired[f->nretired].snap = snap;
-	f->nretired++;
+	ds_grace_retire(&f->grace, atomic_exchange(&s->cur, z), zone_free_any);
 }
 
 static void tick(ds_worker_t *w, ds_timer_t *t, void *arg)
 {
 	filep_t *f = arg;
-	reclaim(f, false);
+	ds_grace_reclaim(&f->grace, false);
 	for (size_t i = 0; i < f->nzs; i++) {
 		zslot_t *s = &f->zs[i];
 		char err[512];
@@ -593,7 +551,7 @@ static void tick(ds_worker_t *w, ds_timer_t *t, void *arg)
 		        s->path, serial);
 	}
 	int64_t next = f->reload;
-	if (f->nretired && next > DS_NS_PER_SEC)
+	if (ds_grace_pending(&f->grace) && next > DS_NS_PER_SEC)
 		next = DS_NS_PER_SEC;
 	ds_timer_start(w, t, next);
 }
@@ -605,7 +563,7 @@ static void file_teardown(ds_plugin_t *p)
 	filep_t *f = p->ctx;
 	if (!f)
 		return;
-	reclaim(f, true);
+	ds_grace_fini(&f->grace);
 	for (size_t i = 0; i < f->nzs; i++) {
 		zone_free(atomic_load(&f->zs[i].cur));
 		free(f->zs[i].path);
@@ -613,7 +571,6 @@ static void file_teardown(ds_plugin_t *p)
 	free(f->zs);
 	free(f->origins);
 	free(f->fall);
-	free(f->slots);
 	free(f);
 }
 
@@ -741,9 +698,7 @@ static int file_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 		ds_plog(DS_LOG_WARNING, "file", "Failed to open \"%s\": trying again in %s",
 		        open_err, ds_fmt_duration(f->reload, d, sizeof(d)));
 	}
-	f->nslots = p->nworkers;
-	f->slots = calloc(f->nslots ? f->nslots : 1, sizeof(*f->slots));
-	return f->slots ? DS_OK : DS_ENOMEM;
+	return ds_grace_init(&f->grace, p->nworkers, "file");
 }
 
 static int file_start(ds_plugin_t *p, ds_err_t *err)
@@ -1052,31 +1007,17 @@ static void file_worker_fini(ds_plugin_t *p, ds_worker_t *w, void *wctx)
 	free(pool);
 }
 
-/* Enter / leave the read side of the grace period (worker-private line). */
-static const fzone_t *zone_enter(filep_t *f, size_t zi, unsigned wid, uint64_t *v)
-{
-	atomic_uint_fast64_t *seq = &f->slots[wid].seq;
-	*v = atomic_load_explicit(seq, memory_order_relaxed);
-	atomic_store(seq, *v + 1); /* seq_cst: before the table pointer is read */
-	return atomic_load(&f->zs[zi].cur);
-}
-
-static void zone_leave(filep_t *f, unsigned wid, uint64_t v)
-{
-	atomic_store_explicit(&f->slots[wid].seq, v + 2, memory_order_release);
-}
-
 /* The apex NS of the zone as it is now, and the reply. */
 static int finish_with_ns(ds_plugin_t *p, ds_query_t *q, size_t zi)
 {
 	filep_t *f = p->ctx;
 	unsigned wid = ds_query_worker_id(q);
-	uint64_t v;
-	const fzone_t *z = zone_enter(f, zi, wid, &v);
+	uint64_t v = ds_grace_enter(&f->grace, wid);
+	const fzone_t *z = atomic_load(&f->zs[zi].cur);
 	ds_wb_section(&q->resp, DS_SEC_AUTHORITY);
 	if (z)
 		write_set(&q->resp, z, NULL, &z->ns, z->origin);
-	zone_leave(f, wid, v);
+	ds_grace_leave(&f->grace, wid, v);
 	return finish(q, p);
 }
 
@@ -1117,14 +1058,13 @@ static int file_serve(ds_plugin_t *p, ds_query_t *q)
 	if (zi < 0)
 		return DS_NEXT;
 	unsigned wid = ds_query_worker_id(q);
-	if (DS_UNLIKELY(wid >= f->nslots))
+	if (DS_UNLIKELY(wid >= f->grace.nslots))
 		return DS_RCODE_SERVFAIL;
 	int depth = ds_upstream_depth(ds_plugin_wctx(p, q), q);
 	uint8_t ext[DS_NAME_MAX];
-	uint64_t v;
-	const fzone_t *z = zone_enter(f, (size_t)zi, wid, &v);
-	int rc = lookup(p, q, z, depth, ext);
-	zone_leave(f, wid, v);
+	uint64_t v = ds_grace_enter(&f->grace, wid);
+	int rc = lookup(p, q, atomic_load(&f->zs[zi].cur), depth, ext);
+	ds_grace_leave(&f->grace, wid, v);
 	if (rc == NEED_LOOKUP)
 		rc = ask(p, q, (size_t)zi, depth, ext);
 	return rc;

@@ -18,12 +18,9 @@
  * Reload: the control loop stats the file every `reload` (default 5s; 0 =
  * never) and on a new mtime or size builds a new table and swaps the
  * table pointer. Workers read the pointer once per query, so each query
- * sees one whole table. The old table is freed after a grace period: each
- * worker bumps its own counter (own cache line) on entering and leaving
- * the lookup, odd while inside; the control loop frees a retired table
- * once every worker that was inside at the swap has left. That costs two
- * stores on a worker-private line per query, where a shared reference
- * count would bounce one cache line between all workers.
+ * sees one whole table. The old table is freed after a grace period
+ * (server/src/grace.h): two stores on a worker-private line per query,
+ * where a shared reference count would bounce one line between workers.
  */
 #include <arpa/inet.h>
 #include <stdatomic.h>
@@ -35,9 +32,8 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "server/src/grace.h"
 #include "server/src/plugin.h"
-
-#define RETIRED_MAX 8
 
 /* ---------------------------------------------------------------- table */
 
@@ -250,17 +246,7 @@ typedef struct hosts {
 	tuples_t inline_tu; /* inline entries, appended after the file's */
 
 	_Atomic(htab_t *) cur;
-	/* Grace-period state, one padded counter per worker (+ control). */
-	struct qslot {
-		atomic_uint_fast64_t seq;
-		char pad[64 - sizeof(atomic_uint_fast64_t)];
-	} * slots;
-	unsigned nslots;
-	struct retired {
-		htab_t *t;
-		uint64_t *snap;
-	} retired[RETIRED_MAX];
-	size_t nretired;
+	ds_grace_t grace; /* old tables wait here for readers to leave */
 	bool have_stat;
 	struct timespec mtime;
 	off_t size;
@@ -427,54 +413,20 @@ out:
 
 /* --------------------------------------------------------------- reload */
 
-/* True when every worker that was inside a lookup at retirement has left. */
-static bool grace_passed(hosts_t *h, const uint64_t *snap)
+static void htab_free_any(void *t)
 {
-	for (unsigned i = 0; i < h->nslots; i++)
-		if ((snap[i] & 1) && atomic_load(&h->slots[i].seq) == snap[i])
-			return false;
-	return true;
-}
-
-static void reclaim(hosts_t *h, bool all)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < h->nretired; i++) {
-		struct retired *r = &h->retired[i];
-		if (all || grace_passed(h, r->snap)) {
-			htab_free(r->t);
-			free(r->snap);
-		} else {
-			h->retired[k++] = *r;
-		}
-	}
-	h->nretired = k;
+	htab_free(t);
 }
 
 static void swap_in(hosts_t *h, htab_t *t)
 {
-	htab_t *old = atomic_exchange(&h->cur, t);
-	uint64_t *snap = calloc(h->nslots, sizeof(*snap));
-	if (!snap || h->nretired == RETIRED_MAX) {
-		/* Cannot track it safely: leaking one table beats freeing it
-		 * under a reader. */
-		free(snap);
-		ds_plog(DS_LOG_WARNING, "hosts", "too many tables waiting to be freed");
-		return;
-	}
-	/* seq_cst against the exchange: a worker whose counter is even here
-	 * will load the new pointer on its next query. */
-	for (unsigned i = 0; i < h->nslots; i++)
-		snap[i] = atomic_load(&h->slots[i].seq);
-	h->retired[h->nretired].t = old;
-	h->retired[h->nretired].snap = snap;
-	h->nretired++;
+	ds_grace_retire(&h->grace, atomic_exchange(&h->cur, t), htab_free_any);
 }
 
 static void tick(ds_worker_t *w, ds_timer_t *tm, void *arg)
 {
 	hosts_t *h = arg;
-	reclaim(h, false);
+	ds_grace_reclaim(&h->grace, false);
 	bool changed;
 	htab_t *t = load(h, false, &changed);
 	if (t) {
@@ -483,7 +435,7 @@ static void tick(ds_worker_t *w, ds_timer_t *tm, void *arg)
 	}
 	/* Come back soon while a retired table waits, else at the next reload. */
 	int64_t next = h->reload;
-	if (h->nretired && next > DS_NS_PER_SEC)
+	if (ds_grace_pending(&h->grace) && next > DS_NS_PER_SEC)
 		next = DS_NS_PER_SEC;
 	ds_timer_start(w, tm, next);
 }
@@ -519,9 +471,8 @@ static void hosts_teardown(ds_plugin_t *p)
 	hosts_t *h = p->ctx;
 	if (!h)
 		return;
-	reclaim(h, true);
+	ds_grace_fini(&h->grace);
 	htab_free(atomic_load(&h->cur));
-	free(h->slots);
 	free(h->inline_tu.v);
 	free(h->fall);
 	free(h->origins);
@@ -643,12 +594,8 @@ static int hosts_setup(ds_plugin_t *p, ds_args_t *occ, size_t n)
 	}
 	if (inl && (rc = parse_text(h, inl, inl_len, &h->inline_tu)) < 0)
 		goto out;
-	h->nslots = p->nworkers;
-	h->slots = calloc(h->nslots ? h->nslots : 1, sizeof(*h->slots));
-	if (!h->slots) {
-		rc = DS_ENOMEM;
+	if ((rc = ds_grace_init(&h->grace, p->nworkers, "hosts")) < 0)
 		goto out;
-	}
 	bool changed;
 	htab_t *t = load(h, true, &changed);
 	if (!t) {
@@ -805,14 +752,11 @@ static int hosts_serve(ds_plugin_t *p, ds_query_t *q)
 {
 	hosts_t *h = p->ctx;
 	unsigned wid = ds_query_worker_id(q);
-	if (DS_UNLIKELY(wid >= h->nslots))
+	if (DS_UNLIKELY(wid >= h->grace.nslots))
 		return DS_RCODE_SERVFAIL;
-	atomic_uint_fast64_t *seq = &h->slots[wid].seq;
-	uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
-	atomic_store(seq, v + 1); /* seq_cst: ordered before the pointer load */
-	const htab_t *t = atomic_load(&h->cur);
-	int rc = answer(p, q, t);
-	atomic_store_explicit(seq, v + 2, memory_order_release);
+	uint64_t v = ds_grace_enter(&h->grace, wid);
+	int rc = answer(p, q, atomic_load(&h->cur));
+	ds_grace_leave(&h->grace, wid, v);
 	return rc;
 }
 
