@@ -108,8 +108,9 @@ static void check_list(const struct seen *s, const char *p, size_t n)
 
 static void check_watch(const struct seen *s, const char *p, size_t n)
 {
-	/* Walk the top-level values first; compare only if all parse. */
-	size_t k = 0;
+	/* The top-level values, all parsed before any is compared: a stream
+	 * with a value cJSON refuses is not well-formed. */
+	cJSON *vals = cJSON_CreateArray();
 	const char *q = p, *e = p + n;
 	for (;;) {
 		while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
@@ -118,26 +119,22 @@ static void check_watch(const struct seen *s, const char *p, size_t n)
 			break;
 		const char *end = NULL;
 		cJSON *v = cJSON_ParseWithLengthOpts(q, (size_t)(e - q), &end, 0);
-		if (!v)
+		if (!v) {
+			cJSON_Delete(vals);
 			return;
-		cJSON_Delete(v);
+		}
+		cJSON_AddItemToArray(vals, v);
 		q = end;
 	}
-	for (q = p;;) {
-		while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-			q++;
-		if (q == e)
-			break;
-		const char *end = NULL;
-		cJSON *v = cJSON_ParseWithLengthOpts(q, (size_t)(e - q), &end, 0);
-		if (cJSON_IsObject(v)) {
-			DS_FUZZ_CHECK(k < s->n && s->what[k] == DS_JSCAN_EVENT && same(s, k, v));
-			k++;
-		}
-		cJSON_Delete(v);
-		q = end;
+	size_t k = 0;
+	for (const cJSON *v = vals->child; v; v = v->next) {
+		if (!cJSON_IsObject(v))
+			continue;
+		DS_FUZZ_CHECK(k < s->n && s->what[k] == DS_JSCAN_EVENT && same(s, k, v));
+		k++;
 	}
 	DS_FUZZ_CHECK(k == s->n);
+	cJSON_Delete(vals);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
