@@ -100,80 +100,62 @@ int ds_parse_duration(const char *s, int64_t *ns)
 	return DS_OK;
 }
 
-/* u/div as an exact decimal without trailing zeros ("1.5", "90", "0.001")
- * followed by unit: Go's Duration.String() prints every digit. div is a
- * power of ten. */
-static void fmt_exact(char *buf, size_t len, uint64_t u, uint64_t div, const char *unit)
+/* prefix, then u/div as an exact decimal without trailing zeros ("1.5",
+ * "90", "0.001"), then unit: Go prints every digit of a duration and of
+ * its seconds. div is a power of ten up to 1e9. */
+static const char *fmt_exact(char *buf, size_t len, const char *prefix, uint64_t u, uint64_t div,
+                             const char *unit)
 {
-	char f[24];
+	char f[16];
 	size_t k = 0;
 	uint64_t frac = u % div;
 	if (frac) {
 		f[k++] = '.';
-		for (uint64_t d = div / 10; d >= 1 && k < sizeof(f) - 1; d /= 10)
+		for (uint64_t d = div / 10; d >= 1; d /= 10)
 			f[k++] = (char)('0' + frac / d % 10);
 		while (f[k - 1] == '0')
 			k--;
 	}
 	f[k] = '\0';
-	snprintf(buf, len, "%llu%s%s", (unsigned long long)(u / div), f, unit);
+	snprintf(buf, len, "%s%llu%s%s", prefix, (unsigned long long)(u / div), f, unit);
+	return buf;
+}
+
+/* |ns|, also for INT64_MIN. */
+static uint64_t magnitude(int64_t ns)
+{
+	return ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
 }
 
 const char *ds_fmt_duration(int64_t ns, char *buf, size_t len)
 {
-	if (ns == 0) {
-		snprintf(buf, len, "0s");
-		return buf;
-	}
-	size_t o = 0;
-	if (ns < 0 && len > 1) {
-		buf[o++] = '-';
-		buf[o] = '\0';
-	}
-	/* Magnitude without overflow for INT64_MIN. */
-	uint64_t u = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-	char *b = buf + o;
-	size_t l = len - o;
-	if (u < 1000) {
-		snprintf(b, l, "%lluns", (unsigned long long)u);
-	} else if (u < 1000000) {
-		fmt_exact(b, l, u, 1000, "\xc2\xb5s");
-	} else if (u < 1000000000) {
-		fmt_exact(b, l, u, 1000000, "ms");
-	} else {
-		uint64_t h = u / 3600000000000ULL;
-		uint64_t m = (u / 60000000000ULL) % 60;
-		uint64_t sns = u % 60000000000ULL;
-		int n = 0;
-		if (h)
-			n = snprintf(b, l, "%lluh%llum", (unsigned long long)h, (unsigned long long)m);
-		else if (m)
-			n = snprintf(b, l, "%llum", (unsigned long long)m);
-		if ((size_t)n < l)
-			fmt_exact(b + n, l - (size_t)n, sns, 1000000000, "s");
-	}
-	return buf;
+	const char *sign = ns < 0 ? "-" : "";
+	uint64_t u = magnitude(ns);
+	if (u == 0)
+		return fmt_exact(buf, len, "", 0, 1, "s");
+	if (u < 1000)
+		return fmt_exact(buf, len, sign, u, 1, "ns");
+	if (u < 1000000)
+		return fmt_exact(buf, len, sign, u, 1000, "\xc2\xb5s");
+	if (u < 1000000000)
+		return fmt_exact(buf, len, sign, u, 1000000, "ms");
+	uint64_t h = u / 3600000000000ULL;
+	uint64_t m = (u / 60000000000ULL) % 60;
+	char pre[48];
+	if (h)
+		snprintf(pre, sizeof(pre), "%s%lluh%llum", sign, (unsigned long long)h,
+		         (unsigned long long)m);
+	else if (m)
+		snprintf(pre, sizeof(pre), "%s%llum", sign, (unsigned long long)m);
+	else
+		snprintf(pre, sizeof(pre), "%s", sign);
+	return fmt_exact(buf, len, pre, u % 60000000000ULL, 1000000000, "s");
 }
 
 const char *ds_fmt_seconds(int64_t ns, char *buf, size_t len)
 {
-	/* Exact decimal of ns/1e9 without trailing zeros, like Go's
-	 * strconv.FormatFloat(d.Seconds(), 'f', -1, 64) for ns values. */
-	long long sec = ns / 1000000000LL;
-	long long frac = ns % 1000000000LL;
-	if (frac < 0)
-		frac = -frac;
-	if (frac == 0) {
-		snprintf(buf, len, "%lld", sec);
-		return buf;
-	}
-	char f[16];
-	snprintf(f, sizeof(f), "%09lld", frac);
-	size_t n = strlen(f);
-	while (n > 0 && f[n - 1] == '0')
-		f[--n] = '\0';
-	snprintf(buf, len, "%s%lld.%s", (ns < 0 && sec == 0) ? "-" : "", sec, f);
-	return buf;
+	/* Like Go's strconv.FormatFloat(d.Seconds(), 'f', -1, 64) for ns values. */
+	return fmt_exact(buf, len, ns < 0 ? "-" : "", magnitude(ns), 1000000000, "");
 }
 
 char *ds_join_words(const char *first, const char *const *v, size_t n)
