@@ -63,6 +63,12 @@ int ds_fuzz_write(const char *name, const void *data, size_t len, char *path, si
 	return ok ? 0 : -1;
 }
 
+/* ASCII white space as the Corefile lexer takes it (NUL is not). */
+static bool ascii_space(char c)
+{
+	return c && strchr(" \t\n\v\f\r", c);
+}
+
 bool ds_fuzz_import_escapes(const void *text, size_t len)
 {
 	const char *t = text, *end = t + len;
@@ -73,7 +79,7 @@ bool ds_fuzz_import_escapes(const void *text, size_t len)
 		 * and, to be safe, any byte of a UTF-8 sequence (the lexer
 		 * knows U+0085, U+00A0, U+2000... too). A narrower set let
 		 * "import\v/tmp/x*" read this machine's /tmp every run. */
-		while (a < end && (strchr(" \t\n\v\f\r", *a) || (unsigned char)*a >= 0x80) && *a)
+		while (a < end && (ascii_space(*a) || (unsigned char)*a >= 0x80))
 			a++;
 		/* The argument: up to the closing quote if quoted, else up to
 		 * white space; a quote in the middle starts a quoted part. */
@@ -91,7 +97,7 @@ bool ds_fuzz_import_escapes(const void *text, size_t len)
 			}
 			/* Only ASCII white space ends the scan: going on past a
 			 * non-ASCII byte checks more, never less. */
-			if (!quoted && *c && strchr(" \t\n\v\f\r", *c))
+			if (!quoted && ascii_space(*c))
 				break;
 			if (*c == '\\' || *c == '{' || (*c == '.' && c + 1 < end && c[1] == '.'))
 				return true;

@@ -75,6 +75,14 @@ static bool same(const struct seen *s, size_t i, const cJSON *v)
 	return eq;
 }
 
+/* Past JSON white space. */
+static const char *skip_ws(const char *q, const char *e)
+{
+	while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+		q++;
+	return q;
+}
+
 static void check_list(const struct seen *s, const char *p, size_t n)
 {
 	const char *end = NULL;
@@ -82,9 +90,7 @@ static void check_list(const struct seen *s, const char *p, size_t n)
 	if (!doc)
 		return;
 	/* Only a single object with nothing but white space after it. */
-	while (end && end < p + n && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-		end++;
-	if (!cJSON_IsObject(doc) || end != p + n) {
+	if (!cJSON_IsObject(doc) || skip_ws(end, p + n) != p + n) {
 		cJSON_Delete(doc);
 		return;
 	}
@@ -112,11 +118,7 @@ static void check_watch(const struct seen *s, const char *p, size_t n)
 	 * with a value cJSON refuses is not well-formed. */
 	cJSON *vals = cJSON_CreateArray();
 	const char *q = p, *e = p + n;
-	for (;;) {
-		while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-			q++;
-		if (q == e)
-			break;
+	while ((q = skip_ws(q, e)) < e) {
 		const char *end = NULL;
 		cJSON *v = cJSON_ParseWithLengthOpts(q, (size_t)(e - q), &end, 0);
 		if (!v) {

@@ -360,7 +360,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 		r->errbody[r->errlen] = '\0';
 		return len;
 	}
-	if (!ds_jscan_feed(&r->js, p, len, on_object, r) || r->js.failed)
+	/* false also when on_object failed the stream */
+	if (!ds_jscan_feed(&r->js, p, len, on_object, r))
 		return 0; /* a malformed stream: abort and retry */
 	/* an in-stream 410 or error: stop reading this watch */
 	if (r->relist || r->abort_err)
